@@ -1,1 +1,223 @@
-//! chord-quant
+//! chord-quant: ggml's quantized block formats — layouts, dequantization, reference
+//! quantization, and the scalar vec-dot kernels that later SIMD kernels are tested against.
+//!
+//! Modules, one per block family:
+//! - [`legacy`]: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 (32-element blocks)
+//! - [`k`]: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K (256-element super-blocks)
+//! - [`iq`]: IQ4_NL, IQ4_XS
+//! - [`float`]: F32, F16, BF16
+//!
+//! Every block struct is `#[repr(C)]`, made of byte arrays only (alignment 1), with a
+//! compile-time size assert, so it can be viewed in place over GGUF bytes at any offset
+//! ([`block::as_blocks`]).
+//!
+//! # Exactness against the references
+//! Dequantization follows the float operation order of llama.cpp's `dequantize_row_*`
+//! (`ggml/src/ggml-quants.c`). For every type gguf-py 0.19's numpy port computes the same
+//! operations in the same order, so **all types are bit-exact** against
+//! `gguf.quants.dequantize` (checked by `tests/dequant_reference.rs` through SHA-256 of whole
+//! tensors of 15 fixtures and three real models); no type needs the ≤ 1 ulp allowance:
+//!
+//! | type | op order (ours = llama.cpp = numpy) |
+//! |---|---|
+//! | Q4_0, Q5_0, Q8_0, Q8_1 | `q * d` |
+//! | Q4_1, Q5_1 | `q * d + m` |
+//! | Q2_K, Q4_K, Q5_K | `(d * sc) * q - (dmin * m)` |
+//! | Q3_K | `(d * (sc - 32)) * q` |
+//! | Q6_K | `(d * sc) * q` |
+//! | IQ4_NL / IQ4_XS | `d * kv` / `(d * (ls - 32)) * kv` |
+//! | Q8_K | `d * q` (f32 `d`; no Python version) |
+//! | F32, F16, BF16 | exact conversions |
+//!
+//! Reference quantization ([`quantize`]) of Q4_0, Q8_0, Q8_1 and Q8_K is bit-exact with
+//! llama.cpp's `quantize_row_*_ref`. The vec-dot kernels ([`vec_dot`], [`VecDotKernel`]) use the
+//! integer arithmetic and float accumulation order of `ggml_vec_dot_*_generic`
+//! (`ggml/src/ggml-cpu/quants.c`, and the non-SIMD branches of `vec.cpp` for F32/F16/BF16).
+
+pub mod block;
+mod dot;
+pub mod float;
+pub mod iq;
+pub mod k;
+pub mod legacy;
+
+pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDotFn, VecDotKernel};
+
+use block::{as_blocks, as_blocks_mut};
+use chord_gguf::GgmlType;
+use thiserror::Error;
+
+/// What can go wrong converting or multiplying tensor data.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum QuantError {
+    /// The type has no implementation here (the model loader adds the tensor name).
+    #[error("unsupported tensor type {ty}")]
+    Unsupported { ty: GgmlType },
+    /// Not an operation this type supports (e.g. quantizing to a weight-only format).
+    #[error("{op} is not implemented for tensor type {ty}")]
+    UnsupportedOp { op: &'static str, ty: GgmlType },
+    /// An element count that is not a whole number of blocks.
+    #[error("{n} elements is not a whole number of {ty} blocks ({block} elements each)")]
+    NotBlockMultiple {
+        ty: GgmlType,
+        n: usize,
+        block: usize,
+    },
+    /// A byte buffer whose length is not what `n` elements of the type occupy.
+    #[error("{n} elements of {ty} take {expected} bytes, but {got} bytes were given")]
+    SizeMismatch {
+        ty: GgmlType,
+        n: usize,
+        expected: usize,
+        got: usize,
+    },
+    /// Source and destination element counts differ.
+    #[error("length mismatch: {what} has {got} elements, expected {expected}")]
+    LengthMismatch {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// A kernel flavour this CPU cannot run.
+    #[error("instruction set '{isa}' is not available on this CPU")]
+    IsaUnavailable { isa: &'static str },
+}
+
+/// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
+/// for the activation-only types Q8_1 and Q8_K).
+pub fn is_supported(ty: GgmlType) -> bool {
+    use GgmlType::*;
+    matches!(
+        ty,
+        F32 | F16
+            | BF16
+            | Q4_0
+            | Q4_1
+            | Q5_0
+            | Q5_1
+            | Q8_0
+            | Q8_1
+            | Q2_K
+            | Q3_K
+            | Q4_K
+            | Q5_K
+            | Q6_K
+            | Q8_K
+            | IQ4_NL
+            | IQ4_XS
+    )
+}
+
+/// Bytes of `n` elements of `ty`, or an error if `n` is not a whole number of blocks.
+pub fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, QuantError> {
+    let block = ty.block_size() as usize;
+    // (not `is_multiple_of`: the workspace MSRV is 1.80)
+    if n / block * block != n {
+        return Err(QuantError::NotBlockMultiple { ty, n, block });
+    }
+    (n / block)
+        .checked_mul(ty.type_size() as usize)
+        .ok_or(QuantError::NotBlockMultiple { ty, n, block })
+}
+
+fn check_bytes(ty: GgmlType, n: usize, got: usize) -> Result<(), QuantError> {
+    let expected = row_bytes(ty, n)?;
+    if got != expected {
+        return Err(QuantError::SizeMismatch {
+            ty,
+            n,
+            expected,
+            got,
+        });
+    }
+    Ok(())
+}
+
+/// Dequantizes `src` (whole blocks of `ty`) into `dst`; `dst.len()` is the element count and
+/// `src.len()` must be exactly the bytes it implies.
+pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), QuantError> {
+    if !is_supported(ty) {
+        return Err(QuantError::Unsupported { ty });
+    }
+    check_bytes(ty, dst.len(), src.len())?;
+    use GgmlType::*;
+    match ty {
+        F32 => float::dequantize_f32(src, dst),
+        F16 => float::dequantize_f16(src, dst),
+        BF16 => float::dequantize_bf16(src, dst),
+        Q4_0 => legacy::dequantize_q4_0(as_blocks(src), dst),
+        Q4_1 => legacy::dequantize_q4_1(as_blocks(src), dst),
+        Q5_0 => legacy::dequantize_q5_0(as_blocks(src), dst),
+        Q5_1 => legacy::dequantize_q5_1(as_blocks(src), dst),
+        Q8_0 => legacy::dequantize_q8_0(as_blocks(src), dst),
+        Q8_1 => legacy::dequantize_q8_1(as_blocks(src), dst),
+        Q2_K => k::dequantize_q2_k(as_blocks(src), dst),
+        Q3_K => k::dequantize_q3_k(as_blocks(src), dst),
+        Q4_K => k::dequantize_q4_k(as_blocks(src), dst),
+        Q5_K => k::dequantize_q5_k(as_blocks(src), dst),
+        Q6_K => k::dequantize_q6_k(as_blocks(src), dst),
+        Q8_K => k::dequantize_q8_k(as_blocks(src), dst),
+        IQ4_NL => iq::dequantize_iq4_nl(as_blocks(src), dst),
+        IQ4_XS => iq::dequantize_iq4_xs(as_blocks(src), dst),
+        _ => return Err(QuantError::Unsupported { ty }),
+    }
+    Ok(())
+}
+
+/// Whether [`quantize`] handles `ty`: the activation formats (F32, F16, BF16, Q8_0, Q8_1, Q8_K)
+/// and Q4_0.
+pub fn can_quantize(ty: GgmlType) -> bool {
+    use GgmlType::*;
+    matches!(ty, F32 | F16 | BF16 | Q4_0 | Q8_0 | Q8_1 | Q8_K)
+}
+
+/// Reference quantization of `x` into `dst` (bytes of `x.len()` elements of `ty`), bit-exact with
+/// llama.cpp's `quantize_row_*_ref` (and `ggml_compute_fp32_to_{fp16,bf16}` for F16/BF16).
+pub fn quantize(ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), QuantError> {
+    if !can_quantize(ty) {
+        return Err(if is_supported(ty) {
+            QuantError::UnsupportedOp {
+                op: "quantization",
+                ty,
+            }
+        } else {
+            QuantError::Unsupported { ty }
+        });
+    }
+    check_bytes(ty, x.len(), dst.len())?;
+    use GgmlType::*;
+    match ty {
+        F32 => float::quantize_f32(x, dst),
+        F16 => float::quantize_f16(x, dst),
+        BF16 => float::quantize_bf16(x, dst),
+        Q4_0 => legacy::quantize_q4_0(x, as_blocks_mut(dst)),
+        Q8_0 => legacy::quantize_q8_0(x, as_blocks_mut(dst)),
+        Q8_1 => legacy::quantize_q8_1(x, as_blocks_mut(dst)),
+        Q8_K => k::quantize_q8_k(x, as_blocks_mut(dst)),
+        _ => return Err(QuantError::Unsupported { ty }),
+    }
+    Ok(())
+}
+
+/// Quantizes one f32 activation row into `dst` bytes of `act_ty`, which must be an activation
+/// type (a `vec_dot_type` of some weight type: F32 copies, F16/BF16 convert, Q8_0/Q8_1/Q8_K
+/// quantize as llama.cpp's `quantize_row_*_ref`).
+pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), QuantError> {
+    use GgmlType::*;
+    if !matches!(act_ty, F32 | F16 | BF16 | Q8_0 | Q8_1 | Q8_K) {
+        return Err(QuantError::UnsupportedOp {
+            op: "activation quantization",
+            ty: act_ty,
+        });
+    }
+    quantize(act_ty, x, dst)
+}
+
+/// Dot product of one row of `w_ty` weights (`w_row`) with one activation row (`a_row`, of type
+/// `vec_dot_type(w_ty)`), both of length `n`; checks every length. For the hot loop, look up a
+/// [`VecDotKernel`] once instead.
+pub fn vec_dot(w_ty: GgmlType, n: usize, w_row: &[u8], a_row: &[u8]) -> Result<f32, QuantError> {
+    let kern = VecDotKernel::new(w_ty)?;
+    kern.check_rows(n, w_row.len(), a_row.len())?;
+    Ok(kern.dot(n, w_row, a_row))
+}

@@ -1,0 +1,287 @@
+//! Vec-dot kernel selection: one scalar instantiation of every generic body (the truth) and, on
+//! x86_64, the same bodies compiled with AVX2+FMA enabled so LLVM may auto-vectorise the integer
+//! work. Float accumulation order is fixed by the source and LLVM does not reassociate or
+//! contract float operations without fast-math flags (which Rust never emits), so both flavours
+//! return bit-identical results.
+//!
+//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2` if set (an unavailable `avx2`
+//! falls back to scalar), else the best the CPU supports.
+
+use crate::QuantError;
+use chord_gguf::GgmlType;
+use std::sync::OnceLock;
+
+/// A row dot product: `(n, weight row bytes, activation row bytes) -> f32`. Lengths are not
+/// checked: blocks beyond the shorter slice are ignored (never a panic, never out of bounds).
+/// Obtain one through [`VecDotKernel`], which checks lengths once per tensor.
+pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
+
+/// Instruction-set flavour of the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Portable code (also what wasm32 runs).
+    Scalar,
+    /// x86_64 with AVX2 and FMA: the same code compiled for those features.
+    Avx2,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+        }
+    }
+
+    /// Whether this CPU can run the flavour.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Avx2 => avx2_detected(),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2_detected() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_detected() -> bool {
+    false
+}
+
+/// The flavour every kernel lookup uses, decided once: `CHORD_ISA` (`scalar` or `avx2`) if set
+/// and available, otherwise the best available.
+pub fn selected_isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let best = if Isa::Avx2.is_available() {
+            Isa::Avx2
+        } else {
+            Isa::Scalar
+        };
+        match std::env::var("CHORD_ISA").ok().as_deref() {
+            Some("scalar") => Isa::Scalar,
+            Some("avx2") if Isa::Avx2.is_available() => Isa::Avx2,
+            _ => best,
+        }
+    })
+}
+
+macro_rules! kernels {
+    ($( $name:ident => $body:path ),* $(,)?) => {
+        mod scalar {
+            $(
+                pub(super) fn $name(n: usize, w: &[u8], a: &[u8]) -> f32 {
+                    $body(n, w, a)
+                }
+            )*
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        mod avx2 {
+            $(
+                pub(super) fn $name(n: usize, w: &[u8], a: &[u8]) -> f32 {
+                    #[target_feature(enable = "avx2,fma")]
+                    unsafe fn inner(n: usize, w: &[u8], a: &[u8]) -> f32 {
+                        $body(n, w, a)
+                    }
+                    // SAFETY: this module's functions are only handed out by `lookup` for
+                    // `Isa::Avx2`, which `VecDotKernel::with_isa` accepts only after
+                    // `is_x86_feature_detected!` confirmed AVX2 and FMA on this CPU.
+                    unsafe { inner(n, w, a) }
+                }
+            )*
+        }
+    };
+}
+
+kernels! {
+    q4_0_q8_0 => crate::legacy::vec_dot_q4_0_q8_0,
+    q4_1_q8_1 => crate::legacy::vec_dot_q4_1_q8_1,
+    q5_0_q8_0 => crate::legacy::vec_dot_q5_0_q8_0,
+    q5_1_q8_1 => crate::legacy::vec_dot_q5_1_q8_1,
+    q8_0_q8_0 => crate::legacy::vec_dot_q8_0_q8_0,
+    q2_k_q8_k => crate::k::vec_dot_q2_k_q8_k,
+    q3_k_q8_k => crate::k::vec_dot_q3_k_q8_k,
+    q4_k_q8_k => crate::k::vec_dot_q4_k_q8_k,
+    q5_k_q8_k => crate::k::vec_dot_q5_k_q8_k,
+    q6_k_q8_k => crate::k::vec_dot_q6_k_q8_k,
+    iq4_nl_q8_0 => crate::iq::vec_dot_iq4_nl_q8_0,
+    iq4_xs_q8_k => crate::iq::vec_dot_iq4_xs_q8_k,
+    f32_f32 => crate::float::vec_dot_f32,
+    f16_f16 => crate::float::vec_dot_f16,
+    bf16_bf16 => crate::float::vec_dot_bf16,
+}
+
+macro_rules! table {
+    ($isa:ident, $w:expr) => {
+        match $w {
+            GgmlType::Q4_0 => Some(($isa::q4_0_q8_0 as VecDotFn, "q4_0_q8_0")),
+            GgmlType::Q4_1 => Some(($isa::q4_1_q8_1 as VecDotFn, "q4_1_q8_1")),
+            GgmlType::Q5_0 => Some(($isa::q5_0_q8_0 as VecDotFn, "q5_0_q8_0")),
+            GgmlType::Q5_1 => Some(($isa::q5_1_q8_1 as VecDotFn, "q5_1_q8_1")),
+            GgmlType::Q8_0 => Some(($isa::q8_0_q8_0 as VecDotFn, "q8_0_q8_0")),
+            GgmlType::Q2_K => Some(($isa::q2_k_q8_k as VecDotFn, "q2_K_q8_K")),
+            GgmlType::Q3_K => Some(($isa::q3_k_q8_k as VecDotFn, "q3_K_q8_K")),
+            GgmlType::Q4_K => Some(($isa::q4_k_q8_k as VecDotFn, "q4_K_q8_K")),
+            GgmlType::Q5_K => Some(($isa::q5_k_q8_k as VecDotFn, "q5_K_q8_K")),
+            GgmlType::Q6_K => Some(($isa::q6_k_q8_k as VecDotFn, "q6_K_q8_K")),
+            GgmlType::IQ4_NL => Some(($isa::iq4_nl_q8_0 as VecDotFn, "iq4_nl_q8_0")),
+            GgmlType::IQ4_XS => Some(($isa::iq4_xs_q8_k as VecDotFn, "iq4_xs_q8_K")),
+            GgmlType::F32 => Some(($isa::f32_f32 as VecDotFn, "f32_f32")),
+            GgmlType::F16 => Some(($isa::f16_f16 as VecDotFn, "f16_f16")),
+            GgmlType::BF16 => Some(($isa::bf16_bf16 as VecDotFn, "bf16_bf16")),
+            _ => None,
+        }
+    };
+}
+
+/// The kernel for weight type `w` in flavour `isa`, with its base name, if there is one. The
+/// caller must have checked `isa.is_available()`.
+fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
+    match isa {
+        Isa::Scalar => table!(scalar, w),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => table!(avx2, w),
+        #[cfg(not(target_arch = "x86_64"))]
+        Isa::Avx2 => None,
+    }
+}
+
+/// The activation type llama.cpp pairs with weight type `w` (`type_traits_cpu[w].vec_dot_type`).
+pub fn vec_dot_type(w: GgmlType) -> Result<GgmlType, QuantError> {
+    use GgmlType::*;
+    Ok(match w {
+        Q4_0 | Q5_0 | Q8_0 | IQ4_NL => Q8_0,
+        Q4_1 | Q5_1 => Q8_1,
+        Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | IQ4_XS => Q8_K,
+        F32 => F32,
+        F16 => F16,
+        BF16 => BF16,
+        ty => return Err(QuantError::Unsupported { ty }),
+    })
+}
+
+/// The name of the kernel that computes `w`-row × activation-row dot products in flavour `isa`,
+/// e.g. `vec_dot_q4_K_q8_K/avx2` (for dispatch traces); `None` if there is no such kernel.
+pub fn kernel_name(w: GgmlType, isa: Isa) -> Option<&'static str> {
+    if !isa.is_available() {
+        return None;
+    }
+    lookup(w, isa).map(|(_, base)| full_name(base, isa))
+}
+
+fn full_name(base: &'static str, isa: Isa) -> &'static str {
+    macro_rules! names {
+        ($($b:literal),*) => {
+            match (base, isa) {
+                $(
+                    ($b, Isa::Scalar) => concat!("vec_dot_", $b, "/scalar"),
+                    ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
+                )*
+                _ => "vec_dot_unknown",
+            }
+        };
+    }
+    names!(
+        "q4_0_q8_0",
+        "q4_1_q8_1",
+        "q5_0_q8_0",
+        "q5_1_q8_1",
+        "q8_0_q8_0",
+        "q2_K_q8_K",
+        "q3_K_q8_K",
+        "q4_K_q8_K",
+        "q5_K_q8_K",
+        "q6_K_q8_K",
+        "iq4_nl_q8_0",
+        "iq4_xs_q8_K",
+        "f32_f32",
+        "f16_f16",
+        "bf16_bf16"
+    )
+}
+
+/// A dot-product kernel for one weight type and row length, looked up once per tensor: lengths
+/// are checked by [`VecDotKernel::check_rows`] (or [`crate::vec_dot`]), then [`Self::dot`] /
+/// [`Self::func`] can be called millions of times without further checks or allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct VecDotKernel {
+    /// Weight type.
+    pub w_ty: GgmlType,
+    /// Activation type (`vec_dot_type(w_ty)`).
+    pub act_ty: GgmlType,
+    /// Flavour the kernel was compiled for.
+    pub isa: Isa,
+    /// E.g. `vec_dot_q6_K_q8_K/scalar`.
+    pub name: &'static str,
+    f: VecDotFn,
+}
+
+impl VecDotKernel {
+    /// The kernel for `w_ty` in the process-wide [`selected_isa`].
+    pub fn new(w_ty: GgmlType) -> Result<Self, QuantError> {
+        Self::with_isa(w_ty, selected_isa())
+    }
+
+    /// The kernel for `w_ty` in flavour `isa` (error if the CPU lacks it).
+    pub fn with_isa(w_ty: GgmlType, isa: Isa) -> Result<Self, QuantError> {
+        let act_ty = vec_dot_type(w_ty)?;
+        if !isa.is_available() {
+            return Err(QuantError::IsaUnavailable { isa: isa.name() });
+        }
+        let (f, base) = lookup(w_ty, isa).ok_or(QuantError::Unsupported { ty: w_ty })?;
+        Ok(Self {
+            w_ty,
+            act_ty,
+            isa,
+            name: full_name(base, isa),
+            f,
+        })
+    }
+
+    /// The raw function pointer (no length checks; see [`VecDotFn`]).
+    pub fn func(&self) -> VecDotFn {
+        self.f
+    }
+
+    /// Bytes of one weight row and one activation row of length `n`, or an error if `n` is not a
+    /// whole number of blocks of both types.
+    pub fn row_bytes(&self, n: usize) -> Result<(usize, usize), QuantError> {
+        Ok((
+            crate::row_bytes(self.w_ty, n)?,
+            crate::row_bytes(self.act_ty, n)?,
+        ))
+    }
+
+    /// Checks that rows of `w_len` and `a_len` bytes are rows of length `n`.
+    pub fn check_rows(&self, n: usize, w_len: usize, a_len: usize) -> Result<(), QuantError> {
+        let (wb, ab) = self.row_bytes(n)?;
+        if w_len != wb {
+            return Err(QuantError::SizeMismatch {
+                ty: self.w_ty,
+                n,
+                expected: wb,
+                got: w_len,
+            });
+        }
+        if a_len != ab {
+            return Err(QuantError::SizeMismatch {
+                ty: self.act_ty,
+                n,
+                expected: ab,
+                got: a_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// One dot product (lengths as checked by [`Self::check_rows`]; not re-checked here).
+    #[inline]
+    pub fn dot(&self, n: usize, w_row: &[u8], a_row: &[u8]) -> f32 {
+        (self.f)(n, w_row, a_row)
+    }
+}

@@ -1,0 +1,364 @@
+//! The legacy 32-element block formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1
+//! (`ggml-common.h`), their dequantization, reference quantization of Q4_0/Q8_0/Q8_1, and the
+//! scalar dot products against Q8_0/Q8_1 activations (`ggml-cpu/quants.c`, `*_generic`).
+//!
+//! Float operation order follows llama.cpp's C code. Against `gguf.quants.dequantize`
+//! (gguf-py 0.19) every type here is **bit-exact**: numpy computes the same single products
+//! (`d * q`, and `d * q + m` for the `_1` types) in the same order. Q8_1 has no Python
+//! implementation; its dequantization is `q * d` (the `s` field is only used by dot products).
+
+#![allow(non_camel_case_types)]
+
+use crate::block::{as_blocks, f16_to_f32, f32_to_f16, Block};
+use std::mem::size_of;
+
+/// Elements per legacy block.
+pub const QK: usize = 32;
+
+/// `block_q4_0`: scale, 32 × 4-bit quants (low nibbles: elements 0..16, high: 16..32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ4_0 {
+    pub d: [u8; 2],
+    pub qs: [u8; QK / 2],
+}
+
+/// `block_q4_1`: scale, min, 32 × 4-bit quants.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ4_1 {
+    pub d: [u8; 2],
+    pub m: [u8; 2],
+    pub qs: [u8; QK / 2],
+}
+
+/// `block_q5_0`: scale, the fifth bits (u32 LE), 32 × low 4 bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ5_0 {
+    pub d: [u8; 2],
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// `block_q5_1`: scale, min, the fifth bits (u32 LE), 32 × low 4 bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ5_1 {
+    pub d: [u8; 2],
+    pub m: [u8; 2],
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// `block_q8_0`: scale, 32 × i8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ8_0 {
+    pub d: [u8; 2],
+    pub qs: [u8; QK],
+}
+
+/// `block_q8_1`: scale, `s = d * sum(qs)`, 32 × i8. 36 bytes (gguf-py says 40; ggml is right).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQ8_1 {
+    pub d: [u8; 2],
+    pub s: [u8; 2],
+    pub qs: [u8; QK],
+}
+
+const _: () = assert!(size_of::<BlockQ4_0>() == 18 && std::mem::align_of::<BlockQ4_0>() == 1);
+const _: () = assert!(size_of::<BlockQ4_1>() == 20 && std::mem::align_of::<BlockQ4_1>() == 1);
+const _: () = assert!(size_of::<BlockQ5_0>() == 22 && std::mem::align_of::<BlockQ5_0>() == 1);
+const _: () = assert!(size_of::<BlockQ5_1>() == 24 && std::mem::align_of::<BlockQ5_1>() == 1);
+const _: () = assert!(size_of::<BlockQ8_0>() == 34 && std::mem::align_of::<BlockQ8_0>() == 1);
+const _: () = assert!(size_of::<BlockQ8_1>() == 36 && std::mem::align_of::<BlockQ8_1>() == 1);
+
+// SAFETY (all impls below): repr(C) structs of u8 arrays only.
+unsafe impl Block for BlockQ4_0 {
+    const ELEMS: usize = QK;
+}
+unsafe impl Block for BlockQ4_1 {
+    const ELEMS: usize = QK;
+}
+unsafe impl Block for BlockQ5_0 {
+    const ELEMS: usize = QK;
+}
+unsafe impl Block for BlockQ5_1 {
+    const ELEMS: usize = QK;
+}
+unsafe impl Block for BlockQ8_0 {
+    const ELEMS: usize = QK;
+}
+unsafe impl Block for BlockQ8_1 {
+    const ELEMS: usize = QK;
+}
+
+#[inline(always)]
+fn i8s(q: &[u8; QK]) -> [i8; QK] {
+    q.map(|b| b as i8)
+}
+
+// ---------------------------------------------------------------- dequantization
+
+/// Dequantizes Q4_0 blocks; `dst.len()` must be `32 * x.len()` (extra output is left as is).
+pub fn dequantize_q4_0(x: &[BlockQ4_0], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        for j in 0..QK / 2 {
+            let x0 = (b.qs[j] & 0x0f) as i32 - 8;
+            let x1 = (b.qs[j] >> 4) as i32 - 8;
+            y[j] = x0 as f32 * d;
+            y[j + QK / 2] = x1 as f32 * d;
+        }
+    }
+}
+
+/// Dequantizes Q4_1 blocks: `q * d + m`.
+pub fn dequantize_q4_1(x: &[BlockQ4_1], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        let m = f16_to_f32(b.m);
+        for j in 0..QK / 2 {
+            let x0 = (b.qs[j] & 0x0f) as i32;
+            let x1 = (b.qs[j] >> 4) as i32;
+            y[j] = x0 as f32 * d + m;
+            y[j + QK / 2] = x1 as f32 * d + m;
+        }
+    }
+}
+
+#[inline(always)]
+fn q5_values(qs: &[u8; QK / 2], qh: [u8; 4]) -> [i32; QK] {
+    let qh = u32::from_le_bytes(qh);
+    let mut v = [0i32; QK];
+    for j in 0..QK / 2 {
+        let h0 = ((qh >> j) << 4) & 0x10;
+        let h1 = (qh >> (j + 12)) & 0x10;
+        v[j] = ((qs[j] & 0x0f) as u32 | h0) as i32;
+        v[j + QK / 2] = ((qs[j] >> 4) as u32 | h1) as i32;
+    }
+    v
+}
+
+/// Dequantizes Q5_0 blocks: `(q - 16) * d`.
+pub fn dequantize_q5_0(x: &[BlockQ5_0], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        let v = q5_values(&b.qs, b.qh);
+        for (o, &q) in y.iter_mut().zip(v.iter()) {
+            *o = (q - 16) as f32 * d;
+        }
+    }
+}
+
+/// Dequantizes Q5_1 blocks: `q * d + m`.
+pub fn dequantize_q5_1(x: &[BlockQ5_1], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        let m = f16_to_f32(b.m);
+        let v = q5_values(&b.qs, b.qh);
+        for (o, &q) in y.iter_mut().zip(v.iter()) {
+            *o = q as f32 * d + m;
+        }
+    }
+}
+
+/// Dequantizes Q8_0 blocks: `q * d`.
+pub fn dequantize_q8_0(x: &[BlockQ8_0], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        for (o, &q) in y.iter_mut().zip(b.qs.iter()) {
+            *o = (q as i8) as f32 * d;
+        }
+    }
+}
+
+/// Dequantizes Q8_1 blocks: `q * d` (the sum field `s` is not needed).
+pub fn dequantize_q8_1(x: &[BlockQ8_1], dst: &mut [f32]) {
+    for (b, y) in x.iter().zip(dst.chunks_exact_mut(QK)) {
+        let d = f16_to_f32(b.d);
+        for (o, &q) in y.iter_mut().zip(b.qs.iter()) {
+            *o = (q as i8) as f32 * d;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reference quantization
+
+/// `quantize_row_q4_0_ref`: scale from the value of largest magnitude (`d = max / -8`),
+/// quants `min(15, trunc(x/d + 8.5))`. `x.len()` must be `32 * y.len()`.
+pub fn quantize_q4_0(x: &[f32], y: &mut [BlockQ4_0]) {
+    for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let mut amax = 0.0f32;
+        let mut max = 0.0f32;
+        for &v in xb {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f32_to_f16(d);
+        for j in 0..QK / 2 {
+            let x0 = xb[j] * id;
+            let x1 = xb[j + QK / 2] * id;
+            // C: MIN(15, (int8_t)(x + 8.5f)); the float-to-int conversion truncates.
+            let q0 = ((x0 + 8.5) as i8).min(15) as u8;
+            let q1 = ((x1 + 8.5) as i8).min(15) as u8;
+            b.qs[j] = q0 | (q1 << 4);
+        }
+    }
+}
+
+#[inline(always)]
+fn q8_scale(xb: &[f32]) -> (f32, f32) {
+    let mut amax = 0.0f32;
+    for &v in xb {
+        let a = v.abs();
+        // C: MAX(amax, fabsf(v)) == (amax > a ? amax : a)
+        amax = if amax > a { amax } else { a };
+    }
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    (d, id)
+}
+
+/// `quantize_row_q8_0_ref`: `d = amax / 127`, quants `roundf(x / d)` (ties away from zero).
+pub fn quantize_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
+    for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let (d, id) = q8_scale(xb);
+        b.d = f32_to_f16(d);
+        for (q, &v) in b.qs.iter_mut().zip(xb) {
+            *q = ((v * id).round() as i8) as u8;
+        }
+    }
+}
+
+/// `quantize_row_q8_1_ref`: as Q8_0, plus `s = f16(sum(q) * d)`.
+pub fn quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
+    for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let (d, id) = q8_scale(xb);
+        b.d = f32_to_f16(d);
+        let mut sum = 0i32;
+        for j in 0..QK / 2 {
+            let q0 = (xb[j] * id).round() as i8;
+            let q1 = (xb[j + QK / 2] * id).round() as i8;
+            b.qs[j] = q0 as u8;
+            b.qs[j + QK / 2] = q1 as u8;
+            sum += q0 as i32 + q1 as i32;
+        }
+        b.s = f32_to_f16(sum as f32 * d);
+    }
+}
+
+// ---------------------------------------------------------------- dot products
+//
+// Each takes `n` (row length) and one row of weight and activation bytes. Blocks beyond what
+// both slices hold are ignored; callers check lengths once per tensor.
+
+/// `ggml_vec_dot_q4_0_q8_0_generic`.
+#[inline(always)]
+pub(crate) fn vec_dot_q4_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ4_0>(w);
+    let ys = as_blocks::<BlockQ8_0>(a);
+    let mut sumf = 0.0f32;
+    for (x, y) in xs.iter().zip(ys).take(n / QK) {
+        let yq = i8s(&y.qs);
+        let mut sumi0 = 0i32;
+        let mut sumi1 = 0i32;
+        for j in 0..QK / 2 {
+            let v0 = (x.qs[j] & 0x0f) as i32 - 8;
+            let v1 = (x.qs[j] >> 4) as i32 - 8;
+            sumi0 += v0 * yq[j] as i32;
+            sumi1 += v1 * yq[j + QK / 2] as i32;
+        }
+        let sumi = sumi0 + sumi1;
+        sumf += sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d);
+    }
+    sumf
+}
+
+/// `ggml_vec_dot_q4_1_q8_1_generic`.
+#[inline(always)]
+pub(crate) fn vec_dot_q4_1_q8_1(n: usize, w: &[u8], a: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ4_1>(w);
+    let ys = as_blocks::<BlockQ8_1>(a);
+    let mut sumf = 0.0f32;
+    for (x, y) in xs.iter().zip(ys).take(n / QK) {
+        let yq = i8s(&y.qs);
+        let mut sumi0 = 0i32;
+        let mut sumi1 = 0i32;
+        for j in 0..QK / 2 {
+            let v0 = (x.qs[j] & 0x0f) as i32;
+            let v1 = (x.qs[j] >> 4) as i32;
+            sumi0 += v0 * yq[j] as i32;
+            sumi1 += v1 * yq[j + QK / 2] as i32;
+        }
+        let sumi = sumi0 + sumi1;
+        sumf +=
+            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+    }
+    sumf
+}
+
+/// `ggml_vec_dot_q5_0_q8_0_generic`.
+#[inline(always)]
+pub(crate) fn vec_dot_q5_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ5_0>(w);
+    let ys = as_blocks::<BlockQ8_0>(a);
+    let mut sumf = 0.0f32;
+    for (x, y) in xs.iter().zip(ys).take(n / QK) {
+        let yq = i8s(&y.qs);
+        let v = q5_values(&x.qs, x.qh);
+        let mut sumi0 = 0i32;
+        let mut sumi1 = 0i32;
+        for j in 0..QK / 2 {
+            sumi0 += (v[j] - 16) * yq[j] as i32;
+            sumi1 += (v[j + QK / 2] - 16) * yq[j + QK / 2] as i32;
+        }
+        let sumi = sumi0 + sumi1;
+        sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32;
+    }
+    sumf
+}
+
+/// `ggml_vec_dot_q5_1_q8_1_generic`.
+#[inline(always)]
+pub(crate) fn vec_dot_q5_1_q8_1(n: usize, w: &[u8], a: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ5_1>(w);
+    let ys = as_blocks::<BlockQ8_1>(a);
+    let mut sumf = 0.0f32;
+    for (x, y) in xs.iter().zip(ys).take(n / QK) {
+        let yq = i8s(&y.qs);
+        let v = q5_values(&x.qs, x.qh);
+        let mut sumi0 = 0i32;
+        let mut sumi1 = 0i32;
+        for j in 0..QK / 2 {
+            sumi0 += v[j] * yq[j] as i32;
+            sumi1 += v[j + QK / 2] * yq[j + QK / 2] as i32;
+        }
+        let sumi = sumi0 + sumi1;
+        sumf +=
+            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+    }
+    sumf
+}
+
+/// `ggml_vec_dot_q8_0_q8_0_generic`.
+#[inline(always)]
+pub(crate) fn vec_dot_q8_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ8_0>(w);
+    let ys = as_blocks::<BlockQ8_0>(a);
+    let mut sumf = 0.0f32;
+    for (x, y) in xs.iter().zip(ys).take(n / QK) {
+        let mut sumi = 0i32;
+        for (&p, &q) in x.qs.iter().zip(y.qs.iter()) {
+            sumi += (p as i8) as i32 * (q as i8) as i32;
+        }
+        sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
+    }
+    sumf
+}

@@ -1,0 +1,123 @@
+//! Shared test helpers: where fixtures, real models and expected outputs live; a tiny RNG.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The real models every full test walks (Q4_K_M mixes: Q4_K, Q5_0, Q6_K, Q8_0, F32).
+pub const MODELS: [&str; 3] = [
+    "gemma-3-270m-q4_k_m.gguf",
+    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+];
+
+/// One tiny fixture per quantization type.
+pub const FIXTURES: [&str; 15] = [
+    "tiny-llama-f32.gguf",
+    "tiny-llama-f16.gguf",
+    "tiny-llama-bf16.gguf",
+    "tiny-llama-q4_0.gguf",
+    "tiny-llama-q4_1.gguf",
+    "tiny-llama-q5_0.gguf",
+    "tiny-llama-q5_1.gguf",
+    "tiny-llama-q8_0.gguf",
+    "tiny-llama-q2_k.gguf",
+    "tiny-llama-q3_k.gguf",
+    "tiny-llama-q4_k.gguf",
+    "tiny-llama-q5_k.gguf",
+    "tiny-llama-q6_k.gguf",
+    "tiny-llama-iq4_nl.gguf",
+    "tiny-llama-iq4_xs.gguf",
+];
+
+/// The workspace root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `$CHORD_FIXTURES` if set, else `<repo>/../shared/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    match std::env::var_os("CHORD_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => repo_root().join("../shared/fixtures"),
+    }
+}
+
+/// A fixture's path; panics (test failure) with a hint if it is missing.
+pub fn fixture(name: &str) -> PathBuf {
+    let p = fixtures_dir().join(name);
+    assert!(
+        p.is_file(),
+        "fixture {} not found: set CHORD_FIXTURES to the directory holding the tiny-llama-*.gguf \
+         files (default <repo>/../shared/fixtures)",
+        p.display()
+    );
+    p
+}
+
+/// `$CHORD_HOME/models` if CHORD_HOME is set, else `~/.cache/wasm-chord/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("CHORD_HOME") {
+        return PathBuf::from(h).join("models");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cache/wasm-chord/models")
+}
+
+/// A real model's path; a missing model is a test failure that says how to fetch it.
+pub fn model(name: &str) -> PathBuf {
+    let p = models_dir().join(name);
+    assert!(
+        p.is_file(),
+        "real model {} not found. Fetch the three test models with `../shared/scripts/get-models.sh` \
+         (or `chord pull`) into $CHORD_HOME/models or ~/.cache/wasm-chord/models; this test does \
+         not skip without them",
+        p.display()
+    );
+    p
+}
+
+/// `tests/data/quant/<stem>.json`, written by `tools/dequant_expected.py`.
+pub fn expected_json(gguf_name: &str) -> serde_json::Value {
+    let stem = gguf_name.trim_end_matches(".gguf");
+    let p = repo_root()
+        .join("tests/data/quant")
+        .join(format!("{stem}.json"));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e} (run tools/dequant_expected.py)",
+            p.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", p.display()))
+}
+
+/// xorshift64*: deterministic test data without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn byte(&mut self) -> u8 {
+        (self.next_u64() >> 56) as u8
+    }
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    /// Roughly normal (sum of uniforms), scaled.
+    pub fn normal(&mut self, scale: f32) -> f32 {
+        let s: f32 = (0..4).map(|_| self.uniform()).sum();
+        s * 0.866 * scale
+    }
+}
