@@ -124,7 +124,7 @@ impl Rng {
 
 /// Lower-case hex to bytes.
 pub fn from_hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len() / 2 * 2 == s.len(), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
