@@ -1,0 +1,316 @@
+//! Vec-dot kernels: for every weight type, random valid weight rows × random activations agree
+//! with the f64 dot product of the dequantized rows; the AVX2 flavour is bit-identical to the
+//! scalar one; real fixture tensors; and the length/type checks.
+
+mod common;
+
+use chord_gguf::{GgmlType, GgufMmap};
+use chord_quant::{
+    dequantize, kernel_name, quantize_activation, row_bytes, vec_dot, vec_dot_type, Isa,
+    QuantError, VecDotKernel,
+};
+use common::Rng;
+
+const WEIGHT_TYPES: [GgmlType; 15] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::IQ4_NL,
+    GgmlType::IQ4_XS,
+];
+
+/// Byte offsets of the f16 scale fields inside one block of `ty`.
+fn f16_fields(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL => &[0],
+        GgmlType::IQ4_XS => &[0],
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
+        GgmlType::Q2_K => &[80, 82],
+        GgmlType::Q3_K => &[108],
+        GgmlType::Q6_K => &[208],
+        _ => &[],
+    }
+}
+
+/// A random but valid row of `n` weights: random quant bits, small finite scales.
+fn random_weights(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut w = vec![0u8; row_bytes(ty, n).unwrap()];
+    match ty {
+        GgmlType::F32 => {
+            for c in w.chunks_exact_mut(4) {
+                c.copy_from_slice(&rng.normal(0.1).to_le_bytes());
+            }
+        }
+        GgmlType::F16 => {
+            for c in w.chunks_exact_mut(2) {
+                c.copy_from_slice(&half::f16::from_f32(rng.normal(0.1)).to_le_bytes());
+            }
+        }
+        GgmlType::BF16 => {
+            for c in w.chunks_exact_mut(2) {
+                c.copy_from_slice(&half::bf16::from_f32(rng.normal(0.1)).to_le_bytes());
+            }
+        }
+        _ => {
+            w.iter_mut().for_each(|b| *b = rng.byte());
+            let bs = ty.type_size() as usize;
+            for block in w.chunks_exact_mut(bs) {
+                for &off in f16_fields(ty) {
+                    let v = rng.uniform() * 0.02;
+                    block[off..off + 2].copy_from_slice(&half::f16::from_f32(v).to_le_bytes());
+                }
+            }
+        }
+    }
+    w
+}
+
+fn dequant(ty: GgmlType, b: &[u8], n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n];
+    dequantize(ty, b, &mut out).unwrap();
+    out
+}
+
+/// Checks `vec_dot` against the f64 dot product of the dequantized rows. The tolerance covers
+/// f32 accumulation, and for Q4_1/Q5_1 the min term `m * s`, where `s = f16(d * sum(q))` is the
+/// Q8_1 block's rounded sum rather than the exact one.
+fn check_row(w_ty: GgmlType, n: usize, w: &[u8], x: &[f32], what: &str) -> f32 {
+    let act_ty = vec_dot_type(w_ty).unwrap();
+    let mut a = vec![0u8; row_bytes(act_ty, n).unwrap()];
+    quantize_activation(act_ty, x, &mut a).unwrap();
+    let wf = dequant(w_ty, w, n);
+    let af = dequant(act_ty, &a, n);
+    let exact: f64 = wf.iter().zip(&af).map(|(&p, &q)| p as f64 * q as f64).sum();
+    let abs: f64 = wf
+        .iter()
+        .zip(&af)
+        .map(|(&p, &q)| (p as f64 * q as f64).abs())
+        .sum();
+    let mut tol = 2e-6 * abs + 1e-30;
+    if matches!(w_ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+        let mins = w
+            .chunks_exact(w_ty.type_size() as usize)
+            .map(|b| half::f16::from_le_bytes([b[2], b[3]]).to_f32().abs() as f64);
+        let asum = af
+            .chunks_exact(32)
+            .map(|c| c.iter().map(|v| v.abs() as f64).sum::<f64>());
+        tol += mins.zip(asum).map(|(m, s)| m * s / 1024.0).sum::<f64>();
+    }
+    let got = vec_dot(w_ty, n, w, &a).unwrap();
+    assert!(
+        (got as f64 - exact).abs() <= tol,
+        "{w_ty} {what}: vec_dot {got} vs dequantized dot {exact} (tolerance {tol}, abs sum {abs})"
+    );
+    got
+}
+
+#[test]
+fn random_rows_match_dequantized_dot_for_every_type() {
+    let mut rng = Rng::new(42);
+    for w_ty in WEIGHT_TYPES {
+        let bs = w_ty.block_size() as usize;
+        let lens: Vec<usize> = if bs == 256 {
+            vec![256, 512, 1536]
+        } else {
+            vec![32, 256, 896]
+        };
+        for n in lens {
+            for trial in 0..4 {
+                let w = random_weights(w_ty, n, &mut rng);
+                let scale = [0.01f32, 1.0, 30.0, 1.0][trial];
+                let mut x: Vec<f32> = (0..n).map(|_| rng.normal(scale)).collect();
+                if trial == 3 {
+                    x[n / 2] = 200.0; // an outlier
+                }
+                check_row(w_ty, n, &w, &x, &format!("n={n} trial={trial}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_activations_give_zero() {
+    let mut rng = Rng::new(7);
+    for w_ty in WEIGHT_TYPES {
+        let n = 512;
+        let w = random_weights(w_ty, n, &mut rng);
+        let x = vec![0f32; n];
+        let act_ty = vec_dot_type(w_ty).unwrap();
+        let mut a = vec![0u8; row_bytes(act_ty, n).unwrap()];
+        quantize_activation(act_ty, &x, &mut a).unwrap();
+        assert_eq!(vec_dot(w_ty, n, &w, &a).unwrap(), 0.0, "{w_ty}");
+    }
+}
+
+#[test]
+fn avx2_flavour_is_bit_identical_to_scalar() {
+    if !Isa::Avx2.is_available() {
+        // Nothing to compare on this CPU: the scalar kernels are all that can be selected.
+        assert!(VecDotKernel::with_isa(GgmlType::Q4_K, Isa::Avx2).is_err());
+        return;
+    }
+    let mut rng = Rng::new(99);
+    for w_ty in WEIGHT_TYPES {
+        let scalar = VecDotKernel::with_isa(w_ty, Isa::Scalar).unwrap();
+        let avx2 = VecDotKernel::with_isa(w_ty, Isa::Avx2).unwrap();
+        assert_ne!(scalar.name, avx2.name);
+        for n in [256usize, 2048, 4864] {
+            let w = random_weights(w_ty, n, &mut rng);
+            let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+            let mut a = vec![0u8; row_bytes(scalar.act_ty, n).unwrap()];
+            quantize_activation(scalar.act_ty, &x, &mut a).unwrap();
+            scalar.check_rows(n, w.len(), a.len()).unwrap();
+            let s = scalar.dot(n, &w, &a);
+            let v = avx2.dot(n, &w, &a);
+            assert_eq!(
+                s.to_bits(),
+                v.to_bits(),
+                "{w_ty} n={n}: scalar {s} vs avx2 {v}"
+            );
+            assert_eq!((avx2.func())(n, &w, &a).to_bits(), s.to_bits());
+        }
+    }
+}
+
+#[test]
+fn fixture_tensors_rows_match_dequantized_dot() {
+    let mut rng = Rng::new(5);
+    for name in common::FIXTURES {
+        let file = GgufMmap::open(common::fixture(name)).unwrap();
+        let mut checked = 0;
+        for t in &file.header().tensors {
+            if t.dims.len() != 2 {
+                continue;
+            }
+            let n = t.row_len() as usize;
+            let rb = row_bytes(t.ty, n).unwrap();
+            let data = file.tensor_data(t);
+            let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+            for r in [0usize, t.n_rows() as usize / 2, t.n_rows() as usize - 1] {
+                let w = &data[r * rb..(r + 1) * rb];
+                check_row(t.ty, n, w, &x, &format!("{name} {} row {r}", t.name));
+            }
+            checked += 1;
+        }
+        assert!(checked >= 7, "{name}: only {checked} matrices");
+    }
+}
+
+#[test]
+fn real_model_rows_match_dequantized_dot() {
+    // A few rows of every matrix type a Q4_K_M model mixes (Q4_K, Q5_0, Q6_K, Q8_0).
+    let mut rng = Rng::new(11);
+    let name = common::MODELS[1];
+    let file = GgufMmap::open(common::model(name)).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for t in &file.header().tensors {
+        if t.dims.len() != 2 || !seen.insert(t.ty) {
+            continue;
+        }
+        let n = t.row_len() as usize;
+        let rb = row_bytes(t.ty, n).unwrap();
+        let data = file.tensor_data(t);
+        let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+        for r in 0..4 {
+            check_row(
+                t.ty,
+                n,
+                &data[r * rb..(r + 1) * rb],
+                &x,
+                &format!("{name} {} row {r}", t.name),
+            );
+        }
+    }
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
+        assert!(seen.contains(&ty), "{name}: no {ty} matrix");
+    }
+}
+
+#[test]
+fn vec_dot_types_and_names() {
+    use GgmlType::*;
+    let pairs = [
+        (Q4_0, Q8_0),
+        (Q5_0, Q8_0),
+        (Q8_0, Q8_0),
+        (IQ4_NL, Q8_0),
+        (Q4_1, Q8_1),
+        (Q5_1, Q8_1),
+        (Q2_K, Q8_K),
+        (Q3_K, Q8_K),
+        (Q4_K, Q8_K),
+        (Q5_K, Q8_K),
+        (Q6_K, Q8_K),
+        (IQ4_XS, Q8_K),
+        (F32, F32),
+        (F16, F16),
+        (BF16, BF16),
+    ];
+    for (w, a) in pairs {
+        assert_eq!(vec_dot_type(w), Ok(a), "{w}");
+        let k = VecDotKernel::with_isa(w, Isa::Scalar).unwrap();
+        assert_eq!(k.act_ty, a);
+        assert!(
+            k.name.starts_with("vec_dot_") && k.name.ends_with("/scalar"),
+            "{}",
+            k.name
+        );
+        assert!(k.name.contains(w.name()), "{} for {w}", k.name);
+        assert_eq!(kernel_name(w, Isa::Scalar), Some(k.name));
+    }
+    assert_eq!(
+        kernel_name(Q4_K, Isa::Scalar),
+        Some("vec_dot_q4_K_q8_K/scalar")
+    );
+    for ty in [Q8_1, Q8_K, IQ2_XXS, I32, TQ1_0] {
+        assert_eq!(vec_dot_type(ty), Err(QuantError::Unsupported { ty }));
+        assert_eq!(kernel_name(ty, Isa::Scalar), None);
+    }
+}
+
+#[test]
+fn vec_dot_checks_lengths() {
+    let n = 512;
+    let w = vec![0u8; row_bytes(GgmlType::Q4_K, n).unwrap()];
+    let a = vec![0u8; row_bytes(GgmlType::Q8_K, n).unwrap()];
+    assert_eq!(vec_dot(GgmlType::Q4_K, n, &w, &a), Ok(0.0));
+    assert!(matches!(
+        vec_dot(GgmlType::Q4_K, n, &w[1..], &a),
+        Err(QuantError::SizeMismatch {
+            ty: GgmlType::Q4_K,
+            expected: 288,
+            got: 287,
+            ..
+        })
+    ));
+    assert!(matches!(
+        vec_dot(GgmlType::Q4_K, n, &w, &a[..292]),
+        Err(QuantError::SizeMismatch {
+            ty: GgmlType::Q8_K,
+            ..
+        })
+    ));
+    assert!(matches!(
+        vec_dot(GgmlType::Q4_K, 100, &w, &a),
+        Err(QuantError::NotBlockMultiple {
+            n: 100,
+            block: 256,
+            ..
+        })
+    ));
+    let e = vec_dot(GgmlType::IQ1_S, 256, &w, &a).unwrap_err();
+    assert_eq!(e.to_string(), "unsupported tensor type IQ1_S");
+    // The unchecked form never reads past the slices it is given.
+    let k = VecDotKernel::new(GgmlType::Q4_K).unwrap();
+    assert_eq!(k.dot(n, &w[..100], &a), 0.0);
+}
