@@ -1,1 +1,3 @@
 //! chord-model
+
+pub mod tokenizer;
