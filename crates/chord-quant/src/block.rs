@@ -48,7 +48,31 @@ pub fn as_blocks_mut<B: Block>(bytes: &mut [u8]) -> &mut [B] {
 /// IEEE half (little-endian bytes) to f32; exact.
 #[inline(always)]
 pub fn f16_to_f32(b: [u8; 2]) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes(b)).to_f32()
+    f16_bits_to_f32(u16::from_le_bytes(b))
+}
+
+/// IEEE half bits to f32; exact. Branch-free integer/float code with no runtime CPU-feature
+/// check, so it inlines into the kernels (once or twice per block) without splitting their
+/// straight-line integer work, which LLVM can then vectorise.
+#[inline(always)]
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let sign = (h & 0x8000) << 16;
+    let em = h & 0x7fff;
+    // Normal: rebias the exponent (15 -> 127).
+    let normal = (em << 13) + ((127 - 15) << 23);
+    // Zero or subnormal: em * 2^-24, exact in f32.
+    let sub = (em as f32 * (1.0 / 16_777_216.0)).to_bits();
+    // Inf / NaN.
+    let special = 0x7f80_0000 | ((em & 0x03ff) << 13);
+    let bits = if em < 0x0400 {
+        sub
+    } else if em >= 0x7c00 {
+        special
+    } else {
+        normal
+    };
+    f32::from_bits(sign | bits)
 }
 
 /// f32 to IEEE half, round to nearest even (ggml's `GGML_FP32_TO_FP16`).
@@ -82,4 +106,55 @@ pub fn f32_to_bf16(x: f32) -> [u8; 2] {
 pub fn nearest_int(x: f32) -> i32 {
     let v = x + 12582912.0f32;
     ((v.to_bits() & 0x007f_ffff) as i32) - 0x0040_0000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_conversion_is_exact_for_every_half() {
+        for h in 0..=u16::MAX {
+            let ours = f16_bits_to_f32(h);
+            let theirs = half::f16::from_bits(h).to_f32();
+            if theirs.is_nan() {
+                // (Payload quieting may differ; a NaN scale is garbage either way.)
+                assert!(ours.is_nan(), "{h:#06x}");
+            } else {
+                assert_eq!(ours.to_bits(), theirs.to_bits(), "{h:#06x}");
+            }
+            // And back: every half round-trips through f32.
+            if !theirs.is_nan() {
+                assert_eq!(u16::from_le_bytes(f32_to_f16(ours)), h, "{h:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn bf16_conversion_rounds_to_nearest_even_and_keeps_nan_quiet() {
+        assert_eq!(f32_to_bf16(1.0), 0x3f80u16.to_le_bytes());
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1).
+        assert_eq!(f32_to_bf16(1.0 + 1.0 / 256.0), 0x3f80u16.to_le_bytes());
+        // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: ties to even (1 + 2^-6).
+        assert_eq!(f32_to_bf16(1.0 + 3.0 / 256.0), 0x3f82u16.to_le_bytes());
+        let nan = f32::from_bits(0x7f80_0001); // signalling NaN with a low payload
+        assert_eq!(u16::from_le_bytes(f32_to_bf16(nan)), 0x7fc0);
+        assert_eq!(bf16_to_f32(f32_to_bf16(-2.5)), -2.5);
+    }
+
+    #[test]
+    fn nearest_int_rounds_ties_to_even() {
+        let cases = [
+            (0.5f32, 0),
+            (1.5, 2),
+            (2.5, 2),
+            (-0.5, 0),
+            (-1.5, -2),
+            (126.49, 126),
+            (-127.0, -127),
+        ];
+        for (x, want) in cases {
+            assert_eq!(nearest_int(x), want, "{x}");
+        }
+    }
 }

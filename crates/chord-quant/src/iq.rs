@@ -9,7 +9,7 @@
 
 use crate::block::{as_blocks, f16_to_f32, Block};
 use crate::k::{BlockQ8K, QK_K};
-use crate::legacy::BlockQ8_0;
+use crate::legacy::{dot32, BlockQ8_0};
 use std::mem::{align_of, size_of};
 
 /// Elements per IQ4_NL block.
@@ -87,7 +87,18 @@ pub fn dequantize_iq4_xs(x: &[BlockIQ4_XS], dst: &mut [f32]) {
     }
 }
 
-/// `ggml_vec_dot_iq4_nl_q8_0_generic`.
+/// The 32 levels of one 32-element group (16 packed bytes: low nibbles, then high).
+#[inline(always)]
+fn iq4_unpack(qs: &[u8]) -> [i8; 32] {
+    let mut v = [0i8; 32];
+    for j in 0..16 {
+        v[j] = KVALUES_IQ4NL[(qs[j] & 0x0f) as usize];
+        v[j + 16] = KVALUES_IQ4NL[(qs[j] >> 4) as usize];
+    }
+    v
+}
+
+/// `ggml_vec_dot_iq4_nl_q8_0_generic` (its `sumi1 + sumi2` is one exact i32 sum here).
 #[inline(always)]
 pub(crate) fn vec_dot_iq4_nl_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
     let xs = as_blocks::<BlockIQ4_NL>(w);
@@ -95,13 +106,8 @@ pub(crate) fn vec_dot_iq4_nl_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in xs.iter().zip(ys).take(n / QK4_NL) {
         let d = f16_to_f32(y.d) * f16_to_f32(x.d);
-        let mut sumi1 = 0i32;
-        let mut sumi2 = 0i32;
-        for j in 0..QK4_NL / 2 {
-            sumi1 += (y.qs[j] as i8) as i32 * kv(x.qs[j]);
-            sumi2 += (y.qs[j + QK4_NL / 2] as i8) as i32 * kv(x.qs[j] >> 4);
-        }
-        sumf += d * (sumi1 + sumi2) as f32;
+        let sumi = dot32(&iq4_unpack(&x.qs), &y.qs.map(|b| b as i8));
+        sumf += d * sumi as f32;
     }
     sumf
 }
@@ -116,15 +122,12 @@ pub(crate) fn vec_dot_iq4_xs_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
         let d4d8 = f16_to_f32(x.d) * y.scale();
         for ib in 0..QK_K / 32 {
             let dl = d4d8 * (iq4_xs_scale(x, ib) - 32) as f32;
-            let qs = &x.qs[16 * ib..16 * ib + 16];
-            let q8 = &y.qs[32 * ib..32 * ib + 32];
-            let mut sumi1 = 0i32;
-            let mut sumi2 = 0i32;
-            for j in 0..16 {
-                sumi1 += (q8[j] as i8) as i32 * kv(qs[j]);
-                sumi2 += (q8[j + 16] as i8) as i32 * kv(qs[j] >> 4);
+            let mut q8 = [0i8; 32];
+            for (o, &b) in q8.iter_mut().zip(&y.qs[32 * ib..32 * ib + 32]) {
+                *o = b as i8;
             }
-            sumf += dl * (sumi1 + sumi2) as f32;
+            let sumi = dot32(&iq4_unpack(&x.qs[16 * ib..16 * ib + 16]), &q8);
+            sumf += dl * sumi as f32;
         }
     }
     sumf

@@ -1,0 +1,84 @@
+//! Rough throughput of the vec-dot kernels and of dequantization, per type and ISA flavour:
+//! `cargo run --release -p chord-quant --example bench_vec_dot [n_rows]`.
+
+use chord_gguf::GgmlType;
+use chord_quant::{dequantize, quantize_activation, row_bytes, Isa, VecDotKernel};
+use std::time::Instant;
+
+fn main() {
+    let rows: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2048);
+    let n = 1536;
+    let types = [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+        GgmlType::IQ4_NL,
+        GgmlType::IQ4_XS,
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::BF16,
+    ];
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut byte = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 56) as u8
+    };
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    println!("{rows} rows x {n} columns, one activation row");
+    for ty in types {
+        let rb = row_bytes(ty, n).unwrap_or(0);
+        // Random bytes with the f16/f32 scale fields forced small and finite is overkill for
+        // timing; a constant small scale pattern is enough (0x1000 = small positive f16).
+        let mut w: Vec<u8> = (0..rb * rows).map(|_| byte() & 0x0f).collect();
+        if ty == GgmlType::F32 {
+            for c in w.chunks_exact_mut(4) {
+                c.copy_from_slice(&0.01f32.to_le_bytes());
+            }
+        }
+        let mut out = vec![0f32; n * rows];
+        let t0 = Instant::now();
+        dequantize(ty, &w, &mut out).unwrap();
+        let deq = t0.elapsed().as_secs_f64();
+        let mut line = format!(
+            "{:>7}: dequant {:6.0} Melem/s",
+            ty.to_string(),
+            (n * rows) as f64 / deq / 1e6
+        );
+        for isa in [Isa::Scalar, Isa::Avx2] {
+            let Ok(k) = VecDotKernel::with_isa(ty, isa) else {
+                continue;
+            };
+            let (_, ab) = k.row_bytes(n).unwrap();
+            let mut a = vec![0u8; ab];
+            quantize_activation(k.act_ty, &x, &mut a).unwrap();
+            let f = k.func();
+            let t0 = Instant::now();
+            let mut acc = 0f32;
+            for r in 0..rows {
+                acc += f(n, &w[r * rb..(r + 1) * rb], &a);
+            }
+            let dt = t0.elapsed().as_secs_f64();
+            line += &format!(
+                "  {}: {:7.1} Melem/s ({:.1} GB/s weights) [{acc:.3e}]",
+                isa.name(),
+                (n * rows) as f64 / dt / 1e6,
+                (rb * rows) as f64 / dt / 1e9
+            );
+        }
+        println!("{line}");
+    }
+}
