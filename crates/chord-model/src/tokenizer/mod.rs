@@ -404,13 +404,23 @@ impl Tokenizer {
         }
 
         // Find special tokens by text where metadata is silent; such tokens become control.
+        // (llama.cpp takes the first match in hash-map order; we take the lowest id.)
+        let lookup = |ids: &IdTable, texts: &[String], names: &[&str]| -> Vec<u32> {
+            let mut found: Vec<u32> = names
+                .iter()
+                .filter_map(|n| ids.get(texts, n))
+                .filter(|&i| in_vocab(i))
+                .collect();
+            found.sort_unstable();
+            found
+        };
         let find_by_text = |slot: &mut Option<u32>, names: &[&str], attrs: &mut [TokenAttr]| {
             if slot.is_some() {
                 return;
             }
-            if let Some(id) = (0..n_vocab).find(|&i| names.contains(&texts[i].as_str())) {
-                *slot = Some(id as u32);
-                attrs[id] |= TokenAttr::CONTROL;
+            if let Some(&id) = lookup(&ids, &texts, names).first() {
+                *slot = Some(id);
+                attrs[id as usize] |= TokenAttr::CONTROL;
             }
         };
         find_by_text(&mut sid.eot, EOT_TEXTS, &mut attrs);
@@ -434,20 +444,17 @@ impl Tokenizer {
         eog.extend(sid.fim_pad);
         eog.extend(sid.fim_rep);
         eog.extend(sid.fim_sep);
-        for (i, a) in attrs.iter_mut().enumerate() {
-            if EOG_TEXTS.contains(&texts[i].as_str()) {
-                eog.push(i as u32);
-                *a |= TokenAttr::CONTROL;
-            }
+        for id in lookup(&ids, &texts, EOG_TEXTS) {
+            eog.push(id);
+            attrs[id as usize] |= TokenAttr::CONTROL;
         }
         // gpt-oss: always render these.
-        for (i, a) in attrs.iter_mut().enumerate() {
-            if matches!(
-                texts[i].as_str(),
-                "<|channel|>" | "<|message|>" | "<|start|>" | "<|constrain|>"
-            ) {
-                *a = TokenAttr::USER_DEFINED;
-            }
+        for id in lookup(
+            &ids,
+            &texts,
+            &["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"],
+        ) {
+            attrs[id as usize] = TokenAttr::USER_DEFINED;
         }
         eog.extend(sid.eos);
         eog.extend(sid.eot);
@@ -501,7 +508,14 @@ impl Tokenizer {
             } else if a.contains(TokenAttr::NORMAL) {
                 match kind {
                     VocabKind::Spm => {
-                        pieces.extend_from_slice(t.replace('\u{2581}', " ").as_bytes())
+                        // "▁" → " "
+                        let mut rest = t.as_str();
+                        while let Some(p) = rest.find('\u{2581}') {
+                            pieces.extend_from_slice(&rest.as_bytes()[..p]);
+                            pieces.push(b' ');
+                            rest = &rest[p + '\u{2581}'.len_utf8()..];
+                        }
+                        pieces.extend_from_slice(rest.as_bytes());
                     }
                     VocabKind::Bpe(_) => {
                         for ch in t.chars() {
