@@ -32,7 +32,19 @@
 //! Reference quantization ([`quantize`]) of Q4_0, Q8_0, Q8_1 and Q8_K is bit-exact with
 //! llama.cpp's `quantize_row_*_ref`. The vec-dot kernels ([`vec_dot`], [`VecDotKernel`]) use the
 //! integer arithmetic and float accumulation order of `ggml_vec_dot_*_generic`
-//! (`ggml/src/ggml-cpu/quants.c`, and the non-SIMD branches of `vec.cpp` for F32/F16/BF16).
+//! (`ggml/src/ggml-cpu/quants.c`, and the non-SIMD branches of `vec.cpp` for F32/F16/BF16:
+//! f32 products summed in f64). `tests/ggml_ref.rs` checks the quantized ones bit for bit
+//! against llama.cpp's C compiled with `-ffp-contract=off` (every multiply and add rounded
+//! separately, as written and as Rust compiles it). A llama.cpp build that lets the C compiler
+//! contract `a * b + c` into FMA, or that uses its AVX2/NEON kernels (different summation
+//! order), can differ from these in the last bits.
+//!
+//! # Kernel flavours
+//! [`Isa::Scalar`] is the reference. [`Isa::Avx2`] (x86_64) is the same source compiled with
+//! AVX2+FMA enabled so LLVM can vectorise the integer parts; LLVM never reassociates or
+//! contracts float operations on its own, so it returns identical bits (tested). The flavour is
+//! picked once per process ([`selected_isa`], env `CHORD_ISA=scalar|avx2`). Kernels never
+//! allocate.
 
 pub mod block;
 mod dot;
