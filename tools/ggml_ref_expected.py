@@ -10,7 +10,11 @@ random inputs:
   (`quantize_row_*_ref`), as bytes;
 - the scalar dot product (`ggml_vec_dot_<w>_<act>`, i.e. the `_generic` kernels) of random
   valid weight rows of every supported quantized type with the quantized activations, as f32
-  bits.
+  bits;
+- the same for F32, F16 and BF16 rows (`ggml_vec_dot_{f32,f16,bf16}` from `ggml-cpu/vec.cpp`,
+  compiled without SIMD so it takes the scalar branch), with activations converted by numpy /
+  gguf-py (`float16` round-to-nearest-even; gguf-py's BF16, which mirrors
+  `ggml_compute_fp32_to_bf16`).
 
 `-ffp-contract=off` keeps every float multiply and add separately rounded, as written in the
 source (and as Rust compiles it). Output: `tests/data/quant/ggml_ref.json` (hex of little-endian
@@ -27,6 +31,7 @@ import subprocess
 import tempfile
 
 import numpy as np
+from gguf.quants import BF16
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_LLAMA = os.environ.get(
@@ -60,9 +65,14 @@ QUANTIZERS = {
 def build(llama: str, tmp: str) -> ctypes.CDLL:
     g = os.path.join(llama, "ggml")
     out = os.path.join(tmp, "libggmlref.so")
-    cmd = ["gcc", *CFLAGS, f"-I{g}/include", f"-I{g}/src", f"-I{g}/src/ggml-cpu",
-           f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c",
-           os.path.join(HERE, "ggml_ref", "stubs.c"), "-lm", "-o", out]
+    inc = [f"-I{g}/include", f"-I{g}/src", f"-I{g}/src/ggml-cpu"]
+    # The float dot products live in C++ (vec.cpp); without SIMD macros it takes the scalar
+    # branch: f32 products summed in a double.
+    vec_o = os.path.join(tmp, "vec.o")
+    subprocess.run(["g++", *[f for f in CFLAGS if f not in ("-shared", "-std=gnu11")], "-std=c++17",
+                    "-c", *inc, f"{g}/src/ggml-cpu/vec.cpp", "-o", vec_o], check=True)
+    cmd = ["gcc", *CFLAGS, *inc, f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c",
+           os.path.join(HERE, "ggml_ref", "stubs.c"), vec_o, "-lstdc++", "-lm", "-o", out]
     subprocess.run(cmd, check=True)
     lib = ctypes.CDLL(out)
     lib.ref_init()
@@ -84,6 +94,23 @@ def vec_dot(lib, fn: str, n: int, w: bytes, a: bytes) -> int:
                   ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
     f(n, ctypes.byref(s), 0, w, 0, a, 0, 1)
     return int(np.float32(s.value).view(np.uint32))
+
+
+# float weight type -> C kernel (activations of the same type)
+FLOAT_WEIGHTS = {
+    "F32": "ggml_vec_dot_f32",
+    "F16": "ggml_vec_dot_f16",
+    "BF16": "ggml_vec_dot_bf16",
+}
+
+
+def float_bytes(ty: str, v: np.ndarray) -> bytes:
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    if ty == "F32":
+        return v.astype("<f4").tobytes()
+    if ty == "F16":
+        return v.astype("<f2").tobytes()  # round to nearest even, as GGML_FP32_TO_FP16
+    return np.asarray(BF16.quantize_blocks(v.reshape(-1, 1))).tobytes()  # ggml_compute_fp32_to_bf16
 
 
 def random_weights(rng, ty: str, n: int) -> bytes:
@@ -126,12 +153,18 @@ def main() -> None:
                 for _ in range(2):
                     w = random_weights(rng, wty, n)
                     dots.append({"type": wty, "w": w.hex(), "bits": vec_dot(lib, fn, n, w, acts[aty])})
+            for fty, fn in FLOAT_WEIGHTS.items():
+                act = float_bytes(fty, x)
+                c[fty.lower()] = act.hex()
+                for _ in range(2):
+                    w = float_bytes(fty, rng.standard_normal(n) * 0.1)
+                    dots.append({"type": fty, "w": w.hex(), "bits": vec_dot(lib, fn, n, w, act)})
             c["dots"] = dots
             cases.append(c)
     doc = {
         "generator": "tools/ggml_ref_expected.py",
         "source": "llama.cpp vendored in llama-cpp-python 0.3.36: ggml/src/ggml-quants.c, "
-                  "ggml/src/ggml-cpu/quants.c",
+                  "ggml/src/ggml-cpu/quants.c, ggml/src/ggml-cpu/vec.cpp",
         "cflags": " ".join(CFLAGS),
         "cases": cases,
     }
