@@ -70,9 +70,9 @@ pub fn model(name: &str) -> PathBuf {
     let p = models_dir().join(name);
     assert!(
         p.is_file(),
-        "real model {} not found. Fetch the three test models with `../shared/scripts/get-models.sh` \
-         (or `chord pull`) into $CHORD_HOME/models or ~/.cache/wasm-chord/models; this test does \
-         not skip without them",
+        "real model {} not found. Fetch the three test models with \
+         `../shared/scripts/get-models.sh ~/.cache/wasm-chord/models` (or into $CHORD_HOME/models \
+         if CHORD_HOME is set); this test does not skip without them",
         p.display()
     );
     p
