@@ -11,7 +11,9 @@ random inputs:
 - the scalar dot product (`ggml_vec_dot_<w>_<act>`, i.e. the `_generic` kernels) of random
   valid weight rows of every supported quantized type with the quantized activations, as f32
   bits;
-- the same for F32, F16 and BF16 rows (`ggml_vec_dot_{f32,f16,bf16}` from `ggml-cpu/vec.cpp`,
+- the SHA-256 of `dequantize_row_<type>` of each of those weight rows (and of the Q8_K
+  activations), so dequantization is checked against the C code too, not only gguf-py;
+- the same dot products for F32, F16 and BF16 rows (`ggml_vec_dot_{f32,f16,bf16}` from `ggml-cpu/vec.cpp`,
   compiled without SIMD so it takes the scalar branch), with activations converted by numpy /
   gguf-py (`float16` round-to-nearest-even; gguf-py's BF16, which mirrors
   `ggml_compute_fp32_to_bf16`).
@@ -25,6 +27,7 @@ Usage: python3 tools/ggml_ref_expected.py [--llama-cpp DIR] [--out FILE]
 
 import argparse
 import ctypes
+import hashlib
 import json
 import os
 import subprocess
@@ -113,6 +116,14 @@ def float_bytes(ty: str, v: np.ndarray) -> bytes:
     return np.asarray(BF16.quantize_blocks(v.reshape(-1, 1))).tobytes()  # ggml_compute_fp32_to_bf16
 
 
+def dequant_sha256(lib, ty: str, data: bytes, n: int) -> str:
+    """SHA-256 of llama.cpp's `dequantize_row_<ty>` output (little-endian f32)."""
+    fn = "dequantize_row_" + ty.lower().replace("_k", "_K")
+    out = np.zeros(n, dtype=np.float32)
+    getattr(lib, fn)(data, out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(n))
+    return hashlib.sha256(out.astype("<f4").tobytes()).hexdigest()
+
+
 def random_weights(rng, ty: str, n: int) -> bytes:
     _, blk, size, f16s, _ = WEIGHTS[ty]
     w = rng.integers(0, 256, size=(n // blk, size), dtype=np.uint8)
@@ -148,11 +159,13 @@ def main() -> None:
             for ty in QUANTIZERS:
                 acts[ty] = quantize(lib, ty, x)
                 c[ty.lower()] = acts[ty].hex()
+            c["q8_k_dequant_sha256"] = dequant_sha256(lib, "Q8_K", acts["Q8_K"], n)
             dots = []
             for wty, (aty, _, _, _, fn) in WEIGHTS.items():
                 for _ in range(2):
                     w = random_weights(rng, wty, n)
-                    dots.append({"type": wty, "w": w.hex(), "bits": vec_dot(lib, fn, n, w, acts[aty])})
+                    dots.append({"type": wty, "w": w.hex(), "bits": vec_dot(lib, fn, n, w, acts[aty]),
+                                 "dequant_sha256": dequant_sha256(lib, wty, w, n)})
             for fty, fn in FLOAT_WEIGHTS.items():
                 act = float_bytes(fty, x)
                 c[fty.lower()] = act.hex()

@@ -2,12 +2,22 @@
 //! `ggml-quants.c` and `ggml-cpu/quants.c` unmodified and records outputs in
 //! `tests/data/quant/ggml_ref.json`): reference quantization to Q8_0/Q8_1/Q8_K/Q4_0 (and the
 //! F32/F16/BF16 conversions) must give the same bytes, and every vec-dot kernel (scalar and
-//! AVX2) the same f32 bits as `ggml_vec_dot_*_generic` / the scalar `ggml_vec_dot_{f32,f16,bf16}`.
+//! AVX2) the same f32 bits as `ggml_vec_dot_*_generic` / the scalar `ggml_vec_dot_{f32,f16,bf16}`;
+//! dequantization of the same rows must equal `dequantize_row_*` (SHA-256 of the f32 output).
 
 mod common;
 
 use chord_gguf::GgmlType;
-use chord_quant::{quantize, row_bytes, vec_dot_type, Isa, VecDotKernel};
+use chord_quant::{dequantize, quantize, row_bytes, vec_dot_type, Isa, VecDotKernel};
+use sha2::{Digest, Sha256};
+
+fn sha256_f32(v: &[f32]) -> String {
+    let mut h = Sha256::new();
+    for x in v {
+        h.update(x.to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 fn ty(name: &str) -> GgmlType {
     GgmlType::ALL
@@ -27,6 +37,7 @@ fn quantization_and_vec_dot_match_llama_cpp_bit_for_bit() {
         isas.push(Isa::Avx2);
     }
     let mut n_dots = 0;
+    let mut n_dequant = 0;
     for case in cases {
         let n = case["n"].as_u64().unwrap() as usize;
         let x: Vec<f32> = common::from_hex(case["x"].as_str().unwrap())
@@ -53,6 +64,14 @@ fn quantization_and_vec_dot_match_llama_cpp_bit_for_bit() {
                 );
             }
         }
+        let q8k = common::from_hex(case["q8_k"].as_str().unwrap());
+        let mut f = vec![0f32; n];
+        dequantize(GgmlType::Q8_K, &q8k, &mut f).unwrap();
+        assert_eq!(
+            sha256_f32(&f),
+            case["q8_k_dequant_sha256"].as_str().unwrap(),
+            "n={n}: dequantize_row_q8_K"
+        );
         for d in case["dots"].as_array().unwrap() {
             let w_ty = ty(d["type"].as_str().unwrap());
             let act_ty = vec_dot_type(w_ty).unwrap();
@@ -62,6 +81,16 @@ fn quantization_and_vec_dot_match_llama_cpp_bit_for_bit() {
                     .as_str()
                     .unwrap(),
             );
+            if let Some(sha) = d.get("dequant_sha256") {
+                let mut f = vec![0f32; n];
+                dequantize(w_ty, &w, &mut f).unwrap();
+                assert_eq!(
+                    sha256_f32(&f),
+                    sha.as_str().unwrap(),
+                    "n={n}: {w_ty} dequantize_row"
+                );
+                n_dequant += 1;
+            }
             let want = d["bits"].as_u64().unwrap() as u32;
             for &isa in &isas {
                 let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
@@ -80,4 +109,9 @@ fn quantization_and_vec_dot_match_llama_cpp_bit_for_bit() {
     }
     // Two rows of each of the 15 weight types per case.
     assert_eq!(n_dots, 2 * 15 * cases.len(), "dot products checked");
+    assert_eq!(
+        n_dequant,
+        2 * 12 * cases.len(),
+        "quantized rows dequantized"
+    );
 }
