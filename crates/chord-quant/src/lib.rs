@@ -29,6 +29,9 @@
 //! | Q8_K | `d * q` (f32 `d`; no Python version) |
 //! | F32, F16, BF16 | exact conversions |
 //!
+//! `tests/ggml_ref.rs` also checks dequantization of random rows of every quantized type (and
+//! Q8_K) against llama.cpp's compiled `dequantize_row_*`: identical output.
+//!
 //! Reference quantization ([`quantize`]) of Q4_0, Q8_0, Q8_1 and Q8_K is bit-exact with
 //! llama.cpp's `quantize_row_*_ref`. The vec-dot kernels ([`vec_dot`], [`VecDotKernel`]) use the
 //! integer arithmetic and float accumulation order of `ggml_vec_dot_*_generic`
@@ -37,7 +40,10 @@
 //! against llama.cpp's C compiled with `-ffp-contract=off` (every multiply and add rounded
 //! separately, as written and as Rust compiles it). A llama.cpp build that lets the C compiler
 //! contract `a * b + c` into FMA, or that uses its AVX2/NEON kernels (different summation
-//! order), can differ from these in the last bits.
+//! order), can differ from these in the last bits. Note too that llama.cpp's x86 build
+//! quantizes Q8_0/Q8_1 activations with its AVX code (`id = 127 / amax`, round half to even)
+//! rather than `quantize_row_q8_0_ref` (`id = 1 / (amax / 127)`, round half away from zero); the
+//! two disagree on rare ties. Q8_K activations use the reference code on every platform.
 //!
 //! # Kernel flavours
 //! [`Isa::Scalar`] is the reference. [`Isa::Avx2`] (x86_64) is the same source compiled with
