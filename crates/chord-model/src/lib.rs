@@ -1,3 +1,5 @@
 //! chord-model
 
+pub mod chat;
+pub mod sampler;
 pub mod tokenizer;

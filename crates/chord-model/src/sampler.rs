@@ -466,8 +466,9 @@ fn greedy(logits: &[f32]) -> Result<(u32, f32), SampleError> {
 /// platform's `libm`. Relative error about 1e-15. Values below `e^-708` are flushed to zero
 /// (they are irrelevant as probabilities).
 pub fn exp_det(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // fdlibm's split of ln 2: the high part has trailing zero bits so k * LN2_HI is exact.
+    const LN2_HI: f64 = 0.693_147_180_369_123_8; // bits 0x3FE62E42FEE00000
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // bits 0x3DEA39EF35793C76
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     if x.is_nan() {
         return f64::NAN;
@@ -560,6 +561,12 @@ mod tests {
             x += 0.37;
         }
         assert_eq!(exp_det(0.0), 1.0);
+        // The reduction constants are fdlibm's exact bit patterns.
+        assert_eq!(0.693_147_180_369_123_8f64.to_bits(), 0x3FE6_2E42_FEE0_0000);
+        assert_eq!(
+            1.908_214_929_270_587_7e-10f64.to_bits(),
+            0x3DEA_39EF_3579_3C76
+        );
         assert_eq!(exp_det(-1000.0), 0.0);
         assert_eq!(exp_det(f64::NEG_INFINITY), 0.0);
     }

@@ -79,7 +79,10 @@ fn greedy_picks_argmax_lowest_id_on_ties() {
         let best = l
             .iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            )
             .0 as u32;
         assert_eq!(s.sample(&mut l, &[]).unwrap(), best);
     }
@@ -167,7 +170,8 @@ fn seeded_stream_is_pinned() {
     assert_eq!(
         got,
         [420, 522, 745, 884, 130, 274, 207, 59, 32, 37, 752, 955, 168, 987, 220, 209],
-        "the seeded random stream changed");
+        "the seeded random stream changed"
+    );
 }
 
 #[test]
@@ -440,7 +444,7 @@ fn extreme_settings_never_panic_or_pick_impossible_tokens() {
                         top_k,
                         top_p,
                         min_p,
-                        repeat_penalty: if i % 2 == 0 { 1e-3 } else { 1e3 },
+                        repeat_penalty: if i & 1 == 0 { 1e-3 } else { 1e3 },
                         repeat_last_n: 8,
                         frequency_penalty: -1e38,
                         presence_penalty: 1e30,
