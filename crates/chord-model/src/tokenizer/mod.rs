@@ -463,9 +463,8 @@ impl Tokenizer {
         eog.dedup();
         // o200k_harmony / solar-open: "<|end|>" does not end generation there.
         let has = |t: &str| eog.iter().any(|&i| texts[i as usize] == t);
-        if (has("<|return|>") && has("<|call|>") && has("<|end|>"))
-            || ((has("<|call|>") || has("<|calls|>")) && has("<|flush|>") && has("<|end|>"))
-        {
+        let has_call = has("<|call|>") || has("<|calls|>");
+        if has("<|end|>") && has_call && (has("<|return|>") || has("<|flush|>")) {
             if let Some(pos) = eog.iter().position(|&i| texts[i as usize] == "<|end|>") {
                 attrs[eog[pos] as usize] = TokenAttr::USER_DEFINED;
                 eog.remove(pos);
