@@ -1,0 +1,15 @@
+//! One module per subcommand.
+
+pub mod inspect;
+pub mod pull;
+
+use std::io::Write;
+
+/// Writes `text` to stdout; a closed pipe (`chord inspect x | head`) is not an error.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
