@@ -24,6 +24,14 @@ enum Command {
     Pull(cmd::pull::Args),
     /// Show a GGUF file's hyperparameters, tokenizer, metadata and tensors.
     Inspect(cmd::inspect::Args),
+    /// Generate text from a prompt, streamed to stdout.
+    Run(cmd::run::Args),
+    /// Chat interactively using the model's chat template.
+    Chat(cmd::chat::Args),
+    /// Print the token ids of a text as JSON.
+    Tokenize(cmd::tokenize::Args),
+    /// Print the top next-token logits after a prompt as JSON.
+    Logits(cmd::logits::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +46,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pull(args) => cmd::pull::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Chat(args) => cmd::chat::run(args),
+        Command::Tokenize(args) => cmd::tokenize::run(args),
+        Command::Logits(args) => cmd::logits::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

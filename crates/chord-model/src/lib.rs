@@ -1,5 +1,26 @@
-//! chord-model
+//! chord-model: what a model is and how it computes, independent of hardware.
+//!
+//! - [`config`]: hyperparameters from GGUF metadata; `arch/` holds one file per family.
+//! - [`weights`]: the file's weight matrices, referenced in place in their quantized format.
+//! - [`forward`]: the transformer forward pass, written once against the [`backend::Backend`] trait.
+//! - [`kv_cache`]: per-sequence key/value cache with an explicit context limit.
+//! - [`ops`]: small scalar ops (norms, RoPE, activations, softmax) with llama.cpp's numerics.
 
+pub mod arch;
+pub mod backend;
 pub mod chat;
+pub mod config;
+pub mod error;
+pub mod forward;
+pub mod kv_cache;
+pub mod ops;
 pub mod sampler;
 pub mod tokenizer;
+pub mod weights;
+
+pub use backend::{AttentionArgs, Backend, MatRef};
+pub use config::{Arch, Config};
+pub use error::{ModelError, Result};
+pub use forward::{Logits, Model, Scratch};
+pub use kv_cache::KvCache;
+pub use weights::{ModelFile, TensorRef, Weights};

@@ -1,7 +1,12 @@
 //! One module per subcommand.
 
+pub mod chat;
+pub mod common;
 pub mod inspect;
+pub mod logits;
 pub mod pull;
+pub mod run;
+pub mod tokenize;
 
 use std::io::Write;
 

@@ -1,0 +1,93 @@
+//! Arguments and loading shared by the commands that run a model.
+
+use anyhow::Context;
+use chord_engine::{Engine, EngineOptions, SamplerConfig};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model: a GGUF path or a known name (`chord pull --list`).
+    #[arg(short = 'm', long = "model")]
+    pub model: String,
+    /// CPU threads (0 = all cores).
+    #[arg(short = 't', long = "threads", default_value_t = 0)]
+    pub threads: usize,
+    /// Context size in tokens (0 = the model's, capped at 4096).
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 0)]
+    pub ctx: usize,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SamplingArgs {
+    /// Temperature; 0 = greedy.
+    #[arg(long = "temp", default_value_t = 0.8)]
+    pub temp: f32,
+    /// Keep only the k most likely tokens (0 = off).
+    #[arg(long = "top-k", default_value_t = 40)]
+    pub top_k: usize,
+    /// Nucleus sampling threshold (1 = off).
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than min-p × the most likely (0 = off).
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Repetition penalty (1 = off).
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Tokens of history the penalties look at.
+    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    pub repeat_last_n: usize,
+    #[arg(long = "frequency-penalty", default_value_t = 0.0)]
+    pub frequency_penalty: f32,
+    #[arg(long = "presence-penalty", default_value_t = 0.0)]
+    pub presence_penalty: f32,
+    /// Random seed (same seed, same output).
+    #[arg(long = "seed")]
+    pub seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    pub fn config(&self) -> SamplerConfig {
+        let mut c = SamplerConfig {
+            temperature: self.temp,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
+            ..SamplerConfig::default()
+        };
+        if let Some(s) = self.seed {
+            c.seed = s;
+        }
+        c
+    }
+}
+
+/// A path or a known model name to a file path.
+pub fn resolve_model(name_or_path: &str) -> anyhow::Result<PathBuf> {
+    let hub = chord_hub::Hub::from_env()?;
+    Ok(hub.resolve(name_or_path)?)
+}
+
+pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
+    let path = resolve_model(&args.model)?;
+    let t0 = Instant::now();
+    let engine = Engine::open(
+        &path,
+        &EngineOptions {
+            n_threads: args.threads,
+        },
+    )
+    .with_context(|| format!("loading {}", path.display()))?;
+    tracing::info!(
+        "loaded {} in {:.0} ms on {}",
+        path.display(),
+        t0.elapsed().as_secs_f64() * 1e3,
+        engine.backend.name()
+    );
+    Ok(engine)
+}

@@ -1,0 +1,69 @@
+use crate::error::EngineError;
+use crate::session::Session;
+use chord_cpu::CpuBackend;
+use chord_model::chat::ChatTemplate;
+use chord_model::tokenizer::Tokenizer;
+use chord_model::{Backend, Model, ModelFile};
+
+/// How to load an engine.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// CPU threads (0 = all cores).
+    pub n_threads: usize,
+}
+
+/// A loaded model ready to generate: weights, tokenizer, chat template, backend.
+pub struct Engine {
+    pub model: Model,
+    pub tokenizer: Tokenizer,
+    pub chat: ChatTemplate,
+    pub backend: Box<dyn Backend>,
+}
+
+impl Engine {
+    /// Loads from a model file (memory-mapped natively, or bytes in memory).
+    pub fn from_file(file: ModelFile, opts: &EngineOptions) -> Result<Engine, EngineError> {
+        let model = Model::load(file)?;
+        let meta = &model.file.header().metadata;
+        let tokenizer = Tokenizer::from_metadata(meta)?;
+        let text = |id: Option<u32>| {
+            id.and_then(|i| tokenizer.token_text(i))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let bos = text(tokenizer.bos());
+        let eos = text(tokenizer.eos());
+        let chat =
+            ChatTemplate::from_metadata(meta, &bos, &eos, |t| tokenizer.token_id(t).is_some())?;
+        Ok(Engine {
+            model,
+            tokenizer,
+            chat,
+            backend: Box::new(CpuBackend::new(opts.n_threads)),
+        })
+    }
+
+    #[cfg(feature = "native")]
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+        opts: &EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        Engine::from_file(ModelFile::open(path)?, opts)
+    }
+
+    /// A new conversation with a context of `n_ctx` tokens (0 = the model's training context,
+    /// capped at 4096 to bound memory).
+    pub fn session(&self, n_ctx: usize) -> Session<'_> {
+        let n = if n_ctx == 0 {
+            self.model.config.n_ctx_train.min(4096)
+        } else {
+            n_ctx
+        };
+        Session::new(self, n)
+    }
+
+    /// Tokenizes like llama.cpp's tools: the model's add-BOS setting, special-token text parsed.
+    pub fn tokenize(&self, text: &str, add_special: bool) -> Result<Vec<u32>, EngineError> {
+        Ok(self.tokenizer.encode(text, add_special, true)?)
+    }
+}

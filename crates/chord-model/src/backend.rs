@@ -1,0 +1,61 @@
+//! The seam between the forward pass and the hardware. The forward pass (forward.rs) is written
+//! once against [`Backend`]; `chord-cpu` implements it with threads and SIMD kernels, and a GPU
+//! backend can implement it later. Weights reach the backend in their stored (quantized) format.
+//!
+//! Today the trait carries the operations that dominate the time (matrix products and
+//! attention); the cheap element-wise ops run in `ops.rs` on the host. A device backend that
+//! needs everything resident will grow this trait (see ARCHITECTURE.md).
+
+use crate::error::Result;
+use crate::ops;
+use chord_gguf::GgmlType;
+
+/// A weight matrix as the backend sees it: `rows` output features of `cols` inputs, in the
+/// file's storage type (`data` is `rows` consecutive rows of blocks).
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a> {
+    pub name: &'a str,
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    pub data: &'a [u8],
+}
+
+/// One attention call: `n_tokens` queries at positions `pos0..pos0+n_tokens` against the first
+/// `pos0 + n_tokens` cached keys/values of one layer.
+pub struct AttentionArgs<'a> {
+    /// Queries, `n_tokens × n_head × head_dim`, already rotated.
+    pub q: &'a [f32],
+    /// Cached keys of this layer, `n_ctx × n_head_kv × head_dim` (rows beyond the used part unused).
+    pub k: &'a [f32],
+    /// Cached values of this layer, same layout as `k`.
+    pub v: &'a [f32],
+    /// Output, `n_tokens × n_head × head_dim`.
+    pub out: &'a mut [f32],
+    pub n_tokens: usize,
+    pub pos0: usize,
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    pub head_dim: usize,
+    /// Scale on Q·K inside the softmax.
+    pub scale: f32,
+    /// Sliding window (keys with `q_pos - k_pos >= window` are masked), 0 = none.
+    pub window: usize,
+    /// Scratch of at least `pos0 + n_tokens` floats.
+    pub scores: &'a mut [f32],
+}
+
+pub trait Backend: Send + Sync {
+    /// A short name for logs (`cpu`, `cpu-avx2`, ...).
+    fn name(&self) -> String;
+
+    /// `y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c]` for `t < n_tokens`, with the activations
+    /// quantized to the weight type's dot-product partner exactly as llama.cpp does.
+    fn matmul(&self, w: MatRef<'_>, x: &[f32], n_tokens: usize, y: &mut [f32]) -> Result<()>;
+
+    /// Causal (optionally sliding-window) multi-head attention with grouped KV heads.
+    fn attention(&self, a: AttentionArgs<'_>) -> Result<()> {
+        ops::attention(a);
+        Ok(())
+    }
+}

@@ -1,0 +1,257 @@
+//! The transformer forward pass, written once for every supported family; the per-family
+//! differences are flags in [`Config`] (biases, q/k norms, post-norms, activation, RoPE mode,
+//! sliding window). Heavy ops go through the [`Backend`]; scratch lives in [`Scratch`] and is
+//! reused between calls, so decoding allocates nothing once the buffers reached their size.
+
+use crate::backend::{AttentionArgs, Backend};
+use crate::config::{Activation, Config, RopeMode};
+use crate::error::{ModelError, Result};
+use crate::kv_cache::KvCache;
+use crate::ops;
+use crate::weights::{ModelFile, TensorRef, Weights};
+
+/// Which logits a forward pass returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// Only for the last token of the batch (generation).
+    Last,
+    /// For every token of the batch (`n_tokens × n_vocab`, e.g. perplexity).
+    All,
+}
+
+/// A loaded model: config, the file and references to its weights.
+pub struct Model {
+    pub config: Config,
+    pub file: ModelFile,
+    pub weights: Weights,
+}
+
+/// Reusable buffers for forward passes (grown on demand, never shrunk).
+#[derive(Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    proj: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    rope: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+impl Model {
+    /// Reads the config and locates every weight.
+    pub fn load(file: ModelFile) -> Result<Model> {
+        let config = Config::from_metadata(&file.header().metadata)?;
+        let weights = Weights::load(&file, &config)?;
+        Ok(Model {
+            config,
+            file,
+            weights,
+        })
+    }
+
+    #[cfg(all(feature = "mmap", not(target_arch = "wasm32")))]
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Model> {
+        Model::load(ModelFile::open(path)?)
+    }
+
+    pub fn new_cache(&self, n_ctx: usize) -> KvCache {
+        KvCache::new(&self.config, n_ctx)
+    }
+
+    /// Runs `tokens` at the next positions of `cache` and returns logits (see [`Logits`]).
+    /// On error nothing is added to the cache.
+    pub fn forward<'s>(
+        &self,
+        backend: &dyn Backend,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        which: Logits,
+        s: &'s mut Scratch,
+    ) -> Result<&'s [f32]> {
+        let c = &self.config;
+        let n = tokens.len();
+        if n == 0 {
+            return Err(ModelError::EmptyBatch);
+        }
+        cache.check_room(n)?;
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
+            return Err(ModelError::BadToken {
+                id: bad,
+                n_vocab: c.n_vocab,
+            });
+        }
+        let (e, qd, kvd) = (c.n_embd, c.q_dim(), c.kv_dim());
+        let pos0 = cache.len();
+
+        // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
+        self.embed(tokens, s)?;
+
+        for (il, lw) in self.weights.layers.iter().enumerate() {
+            // --- attention
+            let x = grow(&mut s.x, n * e);
+            let xn = grow(&mut s.xn, n * e);
+            ops::rms_norm_into(x, &lw.attn_norm, c.rms_eps, xn);
+            let q = grow(&mut s.q, n * qd);
+            let k = grow(&mut s.k, n * kvd);
+            let v = grow(&mut s.v, n * kvd);
+            self.matmul(backend, &lw.wq, xn, n, q)?;
+            self.matmul(backend, &lw.wk, xn, n, k)?;
+            self.matmul(backend, &lw.wv, xn, n, v)?;
+            if let (Some(bq), Some(bk), Some(bv)) = (&lw.bq, &lw.bk, &lw.bv) {
+                add_bias(q, bq);
+                add_bias(k, bk);
+                add_bias(v, bv);
+            }
+            if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
+                ops::rms_norm_rows(q, qn, c.rms_eps);
+                ops::rms_norm_rows(k, kn, c.rms_eps);
+            }
+            let base = if c.is_swa(il) {
+                c.rope_base_swa
+            } else {
+                c.rope_base
+            };
+            let rope = grow(&mut s.rope, c.rope_dims);
+            let neox = c.rope_mode == RopeMode::Neox;
+            for t in 0..n {
+                ops::rope_cache(
+                    pos0 + t,
+                    c.rope_dims,
+                    base,
+                    self.weights.rope_freqs.as_deref(),
+                    rope,
+                );
+                ops::rope_apply(
+                    &mut q[t * qd..(t + 1) * qd],
+                    c.head_dim,
+                    c.rope_dims,
+                    neox,
+                    rope,
+                );
+                ops::rope_apply(
+                    &mut k[t * kvd..(t + 1) * kvd],
+                    c.head_dim,
+                    c.rope_dims,
+                    neox,
+                    rope,
+                );
+            }
+            if c.q_prescale != 1.0 {
+                q.iter_mut().for_each(|v| *v *= c.q_prescale);
+            }
+            cache.write(il, k, v);
+            let (kc, vc) = cache.layer(il);
+            let att = grow(&mut s.att, n * qd);
+            backend.attention(AttentionArgs {
+                q,
+                k: kc,
+                v: vc,
+                out: att,
+                n_tokens: n,
+                pos0,
+                n_head: c.n_head,
+                n_head_kv: c.n_head_kv,
+                head_dim: c.head_dim,
+                scale: c.kq_scale,
+                window: if c.is_swa(il) { c.sliding_window } else { 0 },
+                scores: grow(&mut s.scores, pos0 + n),
+            })?;
+            let proj = grow(&mut s.proj, n * e);
+            self.matmul(backend, &lw.wo, att, n, proj)?;
+            if let Some(pn) = &lw.post_attn_norm {
+                ops::rms_norm_rows(proj, pn, c.rms_eps);
+            }
+            let x = grow(&mut s.x, n * e);
+            add_into(x, proj);
+
+            // --- feed-forward
+            let xn = grow(&mut s.xn, n * e);
+            ops::rms_norm_into(x, &lw.ffn_norm, c.rms_eps, xn);
+            let gate = grow(&mut s.gate, n * c.n_ff);
+            let up = grow(&mut s.up, n * c.n_ff);
+            self.matmul(backend, &lw.gate, xn, n, gate)?;
+            self.matmul(backend, &lw.up, xn, n, up)?;
+            match c.activation {
+                Activation::SiluGated => ops::swiglu(gate, up),
+                Activation::GeluGated => ops::geglu(gate, up),
+            }
+            let proj = grow(&mut s.proj, n * e);
+            self.matmul(backend, &lw.down, gate, n, proj)?;
+            if let Some(pn) = &lw.post_ffn_norm {
+                ops::rms_norm_rows(proj, pn, c.rms_eps);
+            }
+            add_into(grow(&mut s.x, n * e), proj);
+        }
+        cache.advance(n);
+
+        // Final norm and LM head, for the rows asked for.
+        let (first, rows) = match which {
+            Logits::Last => (n - 1, 1),
+            Logits::All => (0, n),
+        };
+        let x = &grow(&mut s.x, n * e)[first * e..];
+        let xn = grow(&mut s.xn, rows * e);
+        ops::rms_norm_into(x, &self.weights.output_norm, c.rms_eps, xn);
+        let logits = grow(&mut s.logits, rows * c.n_vocab);
+        self.matmul(backend, &self.weights.output, xn, rows, logits)?;
+        if c.final_logit_softcap > 0.0 {
+            let cap = c.final_logit_softcap;
+            logits.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+        }
+        Ok(logits)
+    }
+
+    fn matmul(
+        &self,
+        backend: &dyn Backend,
+        w: &TensorRef,
+        x: &[f32],
+        n: usize,
+        y: &mut [f32],
+    ) -> Result<()> {
+        backend.matmul(self.file.mat(w), x, n, y)
+    }
+
+    fn embed(&self, tokens: &[u32], s: &mut Scratch) -> Result<()> {
+        let c = &self.config;
+        let e = c.n_embd;
+        let t = &self.weights.tok_embd;
+        let row_bytes = t.row_bytes();
+        let data = self.file.data(t);
+        let x = grow(&mut s.x, tokens.len() * e);
+        for (i, &tok) in tokens.iter().enumerate() {
+            let row = &data[tok as usize * row_bytes..][..row_bytes];
+            chord_quant::dequantize(t.ty, row, &mut x[i * e..(i + 1) * e])
+                .map_err(|err| ModelError::Backend(format!("{}: {err}", t.name)))?;
+        }
+        if c.embed_scale != 1.0 {
+            x.iter_mut().for_each(|v| *v *= c.embed_scale);
+        }
+        Ok(())
+    }
+}
+
+fn add_bias(x: &mut [f32], b: &[f32]) {
+    for row in x.chunks_exact_mut(b.len()) {
+        add_into(row, b);
+    }
+}
+
+fn add_into(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}

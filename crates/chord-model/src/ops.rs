@@ -1,0 +1,168 @@
+//! Element-wise and small ops of the forward pass, scalar, with llama.cpp's numerics: where the
+//! float operation order decides the last bits, the order of ggml's CPU ops is followed (noted
+//! per function), so our logits land as close to llama.cpp's as possible.
+
+use crate::backend::AttentionArgs;
+use half::f16;
+
+/// RMS norm, then multiply by `w`, in place over every `w.len()`-long row of `x`.
+/// ggml: the sum of squares is accumulated in f64, mean = sum / n in f64 then rounded to f32,
+/// scale = 1 / sqrtf(mean + eps); y = x·scale, then y·w (two separate ops in ggml's graph).
+pub fn rms_norm_rows(x: &mut [f32], w: &[f32], eps: f32) {
+    let n = w.len();
+    for row in x.chunks_exact_mut(n) {
+        let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
+        let mean = (sum / n as f64) as f32;
+        let scale = 1.0f32 / (mean + eps).sqrt();
+        for (v, &g) in row.iter_mut().zip(w) {
+            *v = (*v * scale) * g;
+        }
+    }
+}
+
+/// Like [`rms_norm_rows`] but writes into `out` (same shape as `x`).
+pub fn rms_norm_into(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    out.copy_from_slice(x);
+    rms_norm_rows(out, w, eps);
+}
+
+/// RoPE cos/sin table for one position: `cache[2i] = cos θ_i`, `cache[2i+1] = sin θ_i`, with
+/// θ_0 = pos and θ_{i+1} = θ_i · base^(-2/n_dims) accumulated in f32 as ggml's
+/// `ggml_rope_cache_init` does (not `pos · base^(-2i/n)`, which rounds differently).
+pub fn rope_cache(
+    pos: usize,
+    n_dims: usize,
+    base: f32,
+    freq_factors: Option<&[f32]>,
+    cache: &mut [f32],
+) {
+    let theta_scale = base.powf(-2.0 / n_dims as f32);
+    let mut theta = pos as f32;
+    for i0 in (0..n_dims).step_by(2) {
+        let ff = freq_factors.map_or(1.0, |f| f[i0 / 2]);
+        let t = theta / ff;
+        cache[i0] = t.cos();
+        cache[i0 + 1] = t.sin();
+        theta *= theta_scale;
+    }
+}
+
+/// Rotates every head of one token's vector `x` (`n_heads × head_dim`) by the table.
+pub fn rope_apply(x: &mut [f32], head_dim: usize, n_dims: usize, neox: bool, cache: &[f32]) {
+    for head in x.chunks_exact_mut(head_dim) {
+        if neox {
+            let half = n_dims / 2;
+            for i0 in (0..n_dims).step_by(2) {
+                let (c, s) = (cache[i0], cache[i0 + 1]);
+                let ic = i0 / 2;
+                let (x0, x1) = (head[ic], head[ic + half]);
+                head[ic] = x0 * c - x1 * s;
+                head[ic + half] = x0 * s + x1 * c;
+            }
+        } else {
+            for i0 in (0..n_dims).step_by(2) {
+                let (c, s) = (cache[i0], cache[i0 + 1]);
+                let (x0, x1) = (head[i0], head[i0 + 1]);
+                head[i0] = x0 * c - x1 * s;
+                head[i0 + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+/// silu(gate) · up into `gate`.
+pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        *g = (x / (1.0 + (-x).exp())) * u;
+    }
+}
+
+/// gelu_tanh(gate) · up into `gate`, as ggml's `ggml_vec_geglu_f32` with `GGML_GELU_FP16`:
+/// the input is rounded to f16, GELU is evaluated on that and the result rounded to f16 (ggml
+/// reads a precomputed f16 table); inputs beyond ±10 bypass the table.
+pub fn geglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        *g = if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x * u
+        } else {
+            let xh = f16::from_f32(x).to_f32();
+            f16::from_f32(gelu_tanh(xh)).to_f32() * u
+        };
+    }
+}
+
+fn gelu_tanh(x: f32) -> f32 {
+    const GELU_COEF_A: f32 = 0.044715;
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+}
+
+/// In-place softmax of `x` (already scaled/masked), as ggml: max, exp(x - max) summed in f64,
+/// then multiplied by (f32)(1/sum).
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for v in x.iter_mut() {
+        let e = (*v - max).exp();
+        *v = e;
+        sum += e as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Reference attention (single-threaded): for each query token and head, scores over the
+/// visible keys, softmax, weighted sum of values.
+pub fn attention(a: AttentionArgs<'_>) {
+    let AttentionArgs {
+        q,
+        k,
+        v,
+        out,
+        n_tokens,
+        pos0,
+        n_head,
+        n_head_kv,
+        head_dim,
+        scale,
+        window,
+        scores,
+    } = a;
+    let group = n_head / n_head_kv;
+    let kv_stride = n_head_kv * head_dim;
+    for t in 0..n_tokens {
+        let pos = pos0 + t;
+        let first = if window > 0 {
+            (pos + 1).saturating_sub(window)
+        } else {
+            0
+        };
+        for h in 0..n_head {
+            let g = h / group;
+            let qh = &q[(t * n_head + h) * head_dim..][..head_dim];
+            let s = &mut scores[..pos + 1 - first];
+            for (j, sj) in (first..=pos).zip(s.iter_mut()) {
+                *sj = dot(qh, &k[j * kv_stride + g * head_dim..][..head_dim]) * scale;
+            }
+            softmax(s);
+            let o = &mut out[(t * n_head + h) * head_dim..][..head_dim];
+            o.fill(0.0);
+            for (j, &p) in (first..=pos).zip(s.iter()) {
+                let vj = &v[j * kv_stride + g * head_dim..][..head_dim];
+                for (od, &vd) in o.iter_mut().zip(vj) {
+                    *od += p * vd;
+                }
+            }
+        }
+    }
+}
