@@ -206,8 +206,37 @@ struct Cand {
 }
 
 /// Descending logit, then ascending id: a total order, so sorting is canonical.
+/// (Logits are never NaN here; -0.0 and 0.0 compare equal, as with `<`.)
 fn by_logit_desc(a: &Cand, b: &Cand) -> Ordering {
-    b.logit.total_cmp(&a.logit).then(a.id.cmp(&b.id))
+    b.logit
+        .partial_cmp(&a.logit)
+        .unwrap_or(Ordering::Equal)
+        .then(a.id.cmp(&b.id))
+}
+
+/// How many of the best candidates top-p sorts before falling back to sorting all of them.
+const TOP_P_FIRST_TRY: usize = 256;
+
+/// The length of the shortest prefix of `sorted` whose probability (`p / z`) reaches `top_p`.
+fn top_p_cut(sorted: &[Cand], z: f64, top_p: f64) -> Option<usize> {
+    let mut cum = 0.0f64;
+    for (i, c) in sorted.iter().enumerate() {
+        cum += c.p / z;
+        if cum >= top_p {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Whether `a` ranks after `b` in the canonical order.
+fn worse(a: &Cand, b: &Cand) -> bool {
+    by_logit_desc(a, b) == Ordering::Greater
+}
+
+/// Token id of a logit index (vocabularies are far below 2^32 tokens; saturate, never wrap).
+fn token_id(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 /// Samples tokens from logits. Holds the random stream and scratch buffers.
@@ -285,26 +314,26 @@ impl Sampler {
             return Ok(id);
         }
 
-        // Candidates in token-id order; -inf logits have probability zero and are dropped.
-        for (i, &logit) in logits.iter().enumerate() {
-            if logit != f32::NEG_INFINITY {
-                // The vocabulary is far below 2^32 tokens; saturate rather than wrap if not.
-                let id = u32::try_from(i).unwrap_or(u32::MAX);
-                self.cands.push(Cand { id, logit, p: 0.0 });
+        // Candidates (-inf logits have probability zero and are dropped), then top-k: either
+        // the k best in canonical sorted order, or every token in id order.
+        let k = self.cfg.top_k;
+        let sorted = k > 0 && k < logits.len();
+        if sorted {
+            self.select_top_k(logits, k);
+            self.cands.sort_unstable_by(by_logit_desc);
+        } else {
+            for (i, &logit) in logits.iter().enumerate() {
+                if logit != f32::NEG_INFINITY {
+                    self.cands.push(Cand {
+                        id: token_id(i),
+                        logit,
+                        p: 0.0,
+                    });
+                }
             }
         }
         if self.cands.is_empty() {
             return Err(SampleError::NoCandidates { step: None });
-        }
-        let mut sorted = false;
-
-        // top-k
-        let k = self.cfg.top_k;
-        if k > 0 && k < self.cands.len() {
-            self.cands.select_nth_unstable_by(k - 1, by_logit_desc);
-            self.cands.truncate(k);
-            self.cands.sort_unstable_by(by_logit_desc);
-            sorted = true;
         }
 
         let max_logit = if sorted {
@@ -315,12 +344,15 @@ impl Sampler {
                 .map(|c| c.logit)
                 .fold(f32::NEG_INFINITY, f32::max)
         };
-        for c in self.cands.iter_mut() {
-            c.p = exp_det(f64::from(c.logit) - f64::from(max_logit));
+        let top_p = f64::from(self.cfg.top_p);
+        let min_p = f64::from(self.cfg.min_p);
+        if top_p < 1.0 || min_p > 0.0 {
+            for c in self.cands.iter_mut() {
+                c.p = exp_det(f64::from(c.logit) - f64::from(max_logit));
+            }
         }
 
         // top-p needs the normaliser of the set left by top-k (before min-p removes anything).
-        let top_p = f64::from(self.cfg.top_p);
         let z: f64 = if top_p < 1.0 {
             self.cands.iter().map(|c| c.p).sum()
         } else {
@@ -331,7 +363,6 @@ impl Sampler {
         // below then walks the same prefix it would have walked over the full set, with the
         // full set's normaliser, and stops at the end of the min-p set at the latest. This
         // gives exactly top-p followed by min-p without sorting the whole vocabulary.
-        let min_p = f64::from(self.cfg.min_p);
         if min_p > 0.0 {
             let best = self.argmax_cand();
             self.cands.retain(|c| c.p >= min_p);
@@ -342,18 +373,24 @@ impl Sampler {
         }
 
         if top_p < 1.0 {
+            let mut keep = None;
             if !sorted {
-                self.cands.sort_unstable_by(by_logit_desc);
-            }
-            let mut cum = 0.0f64;
-            let mut keep = self.cands.len();
-            for (i, c) in self.cands.iter().enumerate() {
-                cum += c.p / z;
-                if cum >= top_p {
-                    keep = i + 1;
-                    break;
+                // Usually a few hundred tokens reach top_p: sort only the best ones first
+                // (the order of a prefix selected this way is canonical: the order is total).
+                let m = TOP_P_FIRST_TRY.min(self.cands.len());
+                if m < self.cands.len() {
+                    self.cands.select_nth_unstable_by(m - 1, by_logit_desc);
+                }
+                self.cands[..m].sort_unstable_by(by_logit_desc);
+                keep = top_p_cut(&self.cands[..m], z, top_p);
+                if keep.is_none() && m < self.cands.len() {
+                    self.cands.sort_unstable_by(by_logit_desc);
                 }
             }
+            let keep = match keep {
+                Some(k) => k,
+                None => top_p_cut(&self.cands, z, top_p).unwrap_or(self.cands.len()),
+            };
             self.cands.truncate(keep);
         }
 
@@ -402,6 +439,54 @@ impl Sampler {
             }
         }
         best
+    }
+
+    /// Fills `cands` with the `k` best finite logits (in heap order) using a bounded min-heap
+    /// whose root is the worst kept candidate: one comparison per token for most tokens.
+    fn select_top_k(&mut self, logits: &[f32], k: usize) {
+        let heap = &mut self.cands;
+        for (i, &logit) in logits.iter().enumerate() {
+            if logit == f32::NEG_INFINITY {
+                continue;
+            }
+            let c = Cand {
+                id: token_id(i),
+                logit,
+                p: 0.0,
+            };
+            if heap.len() < k {
+                heap.push(c);
+                let mut j = heap.len() - 1;
+                while j > 0 {
+                    let parent = (j - 1) / 2;
+                    if worse(&heap[j], &heap[parent]) {
+                        heap.swap(j, parent);
+                        j = parent;
+                    } else {
+                        break;
+                    }
+                }
+            } else if logit > heap[0].logit {
+                // Ids arrive in increasing order, so an equal logit never beats the root.
+                heap[0] = c;
+                let mut j = 0;
+                loop {
+                    let (l, r) = (2 * j + 1, 2 * j + 2);
+                    let mut w = j;
+                    if l < heap.len() && worse(&heap[l], &heap[w]) {
+                        w = l;
+                    }
+                    if r < heap.len() && worse(&heap[r], &heap[w]) {
+                        w = r;
+                    }
+                    if w == j {
+                        break;
+                    }
+                    heap.swap(j, w);
+                    j = w;
+                }
+            }
+        }
     }
 
     fn apply_penalties(&mut self, logits: &mut [f32], history: &[u32]) {
@@ -456,7 +541,7 @@ fn greedy(logits: &[f32]) -> Result<(u32, f32), SampleError> {
         }
     }
     match best {
-        Some((i, l)) => Ok((u32::try_from(i).unwrap_or(u32::MAX), l)),
+        Some((i, l)) => Ok((token_id(i), l)),
         None => Err(SampleError::NoCandidates { step: None }),
     }
 }
