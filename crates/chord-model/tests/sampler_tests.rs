@@ -473,8 +473,10 @@ fn large_vocab_filters_agree_with_a_full_sort() {
     // straightforward sort-everything implementation keeps.
     let mut g = Lcg(5);
     let n = 5000;
-    for round in 0..20 {
-        let l: Vec<f32> = g.logits(n).iter().map(|v| v * 0.6).collect();
+    for round in 0..36 {
+        // Flat and peaked distributions: top-p then needs thousands of tokens, or a few dozen.
+        let scale = if round % 2 == 0 { 0.6 } else { 3.0 };
+        let l: Vec<f32> = g.logits(n).iter().map(|v| v * scale).collect();
         let top_k = [0, 40, 300][round % 3];
         let top_p = [0.95f32, 0.5, 1.0][(round / 2) % 3];
         let min_p = [0.05f32, 0.0, 0.2][(round / 3) % 3];
