@@ -102,8 +102,8 @@ impl Header {
             }
         };
 
-        let mut tensors = Vec::with_capacity(n_tensors as usize);
-        let mut tensor_index = HashMap::with_capacity(n_tensors as usize);
+        let mut tensors = Vec::with_capacity(initial_capacity(n_tensors));
+        let mut tensor_index = HashMap::with_capacity(initial_capacity(n_tensors));
         for _ in 0..n_tensors {
             let at = c.pos;
             let name = c.string("tensor name")?;
@@ -179,12 +179,20 @@ impl Header {
     }
 }
 
+/// Up-front reservation for `n` parsed items. A count is only known to fit the file's bytes, and an
+/// item in memory is larger than its encoding (a `Value` is 32 bytes, a u8 in the file is one), so
+/// a damaged count must not reserve many times the file size before parsing proves the items are
+/// there; vectors grow past this as items are actually read.
+fn initial_capacity(n: u64) -> usize {
+    n.min(1 << 16) as usize
+}
+
 fn align_up(x: u64, a: u64) -> u64 {
     x.div_ceil(a).saturating_mul(a)
 }
 
 /// Element count and byte size implied by a shape and type, with every overflow an error.
-fn tensor_size(name: &str, dims: &[u64], ty: GgmlType) -> Result<(u64, u64)> {
+pub(crate) fn tensor_size(name: &str, dims: &[u64], ty: GgmlType) -> Result<(u64, u64)> {
     let bad = |why: String| GgufError::BadShape {
         tensor: name.to_string(),
         dims: dims.to_vec(),
@@ -384,7 +392,7 @@ impl<'s, S: RangeSource + ?Sized> Cursor<'s, S> {
                     offset: self.pos - 4,
                 })?;
                 let n = self.count(&format!("array length of '{key}'"), ety.min_encoded_size())?;
-                let mut items = Vec::with_capacity(n as usize);
+                let mut items = Vec::with_capacity(initial_capacity(n));
                 for _ in 0..n {
                     items.push(self.value(key, ety, depth + 1)?);
                 }

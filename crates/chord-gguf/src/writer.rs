@@ -2,7 +2,7 @@
 //! corpus. Tensor bytes are given already encoded in their storage type.
 
 use crate::error::{GgufError, Result};
-use crate::header::{DEFAULT_ALIGNMENT, GGUF_MAGIC};
+use crate::header::{tensor_size, DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_DIMS};
 use crate::types::GgmlType;
 use crate::value::Value;
 use std::io::Write;
@@ -66,13 +66,18 @@ impl GgufWriter {
         data: Vec<u8>,
     ) -> Result<&mut Self> {
         let name = name.into();
-        let n: u64 = dims.iter().product();
-        let expected = ty
-            .row_bytes(dims.first().copied().unwrap_or(1))
-            .map(|r| r * (n / dims.first().copied().unwrap_or(1).max(1)));
-        if dims.is_empty() || expected != Some(data.len() as u64) {
+        // The reader's rules (1..=4 dims, none zero, whole blocks, no overflow), so that what is
+        // written can be read back.
+        if dims.is_empty() || dims.len() > MAX_DIMS as usize {
             return Err(GgufError::Write(format!(
-                "tensor '{name}': {} bytes given, shape {dims:?} of {ty} needs {expected:?}",
+                "tensor '{name}': {} dimensions (must be 1..={MAX_DIMS})",
+                dims.len()
+            )));
+        }
+        let (_, expected) = tensor_size(&name, dims, ty)?;
+        if expected != data.len() as u64 {
+            return Err(GgufError::Write(format!(
+                "tensor '{name}': {} bytes given, shape {dims:?} of {ty} needs {expected}",
                 data.len()
             )));
         }
