@@ -6,8 +6,9 @@
 //! `~/.cache/wasm-chord/models/`; fixtures: `$CHORD_FIXTURES` or `<repo>/../shared/fixtures/`.
 //! A missing model fails the test with instructions; nothing is skipped.
 
-use chord_gguf::GgufMmap;
+use chord_gguf::{GgufMmap, Metadata, Value as GgufValue};
 use chord_model::tokenizer::{Tokenizer, Utf8Stream};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -241,6 +242,7 @@ fn special_tokens_and_eog() {
 
     let qwen = load_tokenizer(&model_path("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"));
     assert_eq!(qwen.eos(), Some(151645));
+    assert_eq!(qwen.eot(), Some(151645)); // <|im_end|>, as llama.cpp picks
     assert!(!qwen.add_bos());
     for id in [151643, 151645, 151662, 151663, 151664] {
         assert!(qwen.is_eog(id), "{id} should end generation");
@@ -253,4 +255,92 @@ fn special_tokens_and_eog() {
     assert!(qwen.decode(&[u32::MAX], false).is_err());
     assert!(qwen.token_to_piece(151936, false).is_err());
     assert_eq!(qwen.token_text(151936), None);
+}
+
+/// Random strings (see tests/data/tokenizer/fuzz/README.md) tokenized by llama.cpp with
+/// (add_special, parse_special) = (true, true) and (false, false), and the first detokenized.
+fn check_fuzz(tok: &Tokenizer, name: &str) -> Vec<String> {
+    let dir = data_dir().join("fuzz");
+    let strings = load_json(&dir.join("strings.json"));
+    let strings = strings.as_array().expect("strings");
+    let reference = load_json(&dir.join(format!("{name}.json")));
+    let special = reference["special"].as_array().expect("special");
+    let plain = reference["plain"].as_array().expect("plain");
+    let decoded = reference["decode_hex"].as_array().expect("decode_hex");
+    assert_eq!(strings.len(), special.len());
+    assert_eq!(strings.len(), plain.len());
+    assert_eq!(strings.len(), decoded.len());
+    let mut failures = Vec::new();
+    let t0 = Instant::now();
+    for (i, s) in strings.iter().enumerate() {
+        let s = s.as_str().expect("string");
+        for (add, parse, want) in [(true, true, &special[i]), (false, false, &plain[i])] {
+            let want = ids_of(want);
+            match tok.encode(s, add, parse) {
+                Ok(got) if got == want => {
+                    if add {
+                        let text = hex_bytes(decoded[i].as_str().expect("hex"));
+                        match tok.decode(&got, false) {
+                            Ok(d) if d == text => {}
+                            other => failures.push(format!(
+                                "{name} fuzz #{i} {s:?}: decode gave {other:?}, llama.cpp {:?}",
+                                String::from_utf8_lossy(&text)
+                            )),
+                        }
+                    }
+                }
+                Ok(got) => failures.push(format!(
+                    "{name} fuzz #{i} {s:?} (special={add}): ids differ\n   ours: {got:?}\n  llama: {want:?}"
+                )),
+                Err(e) => failures.push(format!("{name} fuzz #{i} {s:?}: error {e}")),
+            }
+        }
+    }
+    eprintln!(
+        "{name}: {} random strings encoded twice in {:.2} ms",
+        strings.len(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    failures
+}
+
+/// The model's metadata with `tokenizer.ggml.pre` replaced.
+fn with_pre(meta: &Metadata, pre: &str) -> Metadata {
+    let mut out = Metadata::new();
+    for (k, v) in meta.iter() {
+        let v = if k == "tokenizer.ggml.pre" {
+            GgufValue::String(pre.to_string())
+        } else {
+            v.clone()
+        };
+        out.insert(k.to_string(), v);
+    }
+    out
+}
+
+#[test]
+fn random_strings_match_llama_cpp() {
+    let mut failures = Vec::new();
+    for (name, path) in [
+        (
+            "gemma-3-270m-q4_k_m",
+            model_path("gemma-3-270m-q4_k_m.gguf"),
+        ),
+        (
+            "qwen2.5-coder-0.5b-instruct-q4_k_m",
+            model_path("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+        ),
+        ("tiny-llama-f32", fixture_path("tiny-llama-f32.gguf")),
+    ] {
+        let tok = load_tokenizer(&path);
+        failures.extend(check_fuzz(&tok, name));
+    }
+    // The other BPE pre-tokenizers, on Qwen's vocabulary.
+    let qwen = GgufMmap::open(model_path("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")).expect("qwen");
+    for pre in ["llama-bpe", "gpt-2", "default", "starcoder"] {
+        let meta = with_pre(&qwen.header().metadata, pre);
+        let tok = Tokenizer::from_metadata(&meta).expect("tokenizer");
+        failures.extend(check_fuzz(&tok, &format!("qwen-pre-{pre}")));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

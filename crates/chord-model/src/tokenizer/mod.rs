@@ -404,15 +404,15 @@ impl Tokenizer {
         }
 
         // Find special tokens by text where metadata is silent; such tokens become control.
-        // (llama.cpp takes the first match in hash-map order; we take the lowest id.)
+        // llama.cpp takes the first match in its hash map's order, which no list can mirror; we
+        // take the first name of the list that the vocabulary has (for Qwen's EOT that is
+        // `<|im_end|>`, as llama.cpp ends up choosing too).
         let lookup = |ids: &IdTable, texts: &[String], names: &[&str]| -> Vec<u32> {
-            let mut found: Vec<u32> = names
+            names
                 .iter()
                 .filter_map(|n| ids.get(texts, n))
                 .filter(|&i| in_vocab(i))
-                .collect();
-            found.sort_unstable();
-            found
+                .collect()
         };
         let find_by_text = |slot: &mut Option<u32>, names: &[&str], attrs: &mut [TokenAttr]| {
             if slot.is_some() {

@@ -82,7 +82,11 @@ impl SpecialTokens {
 
     /// Which entries of `order` occur somewhere in `text` (sorted).
     fn occurring(&self, text: &[u8], parse_special: bool) -> Vec<u32> {
+        let mut seen = vec![false; self.order.len()];
         let mut hits = Vec::new();
+        if self.order.is_empty() {
+            return hits;
+        }
         for start in 0..text.len() {
             let mut node = 0usize;
             for &b in &text[start..] {
@@ -90,14 +94,16 @@ impl SpecialTokens {
                     Some(&(_, n)) => node = n as usize,
                     None => break,
                 }
-                hits.extend_from_slice(&self.trie[node].ends);
+                for &i in &self.trie[node].ends {
+                    let entry = self.order[i as usize];
+                    if !seen[i as usize] && (parse_special || !entry.attr.is_control_or_unknown()) {
+                        seen[i as usize] = true;
+                        hits.push(i);
+                    }
+                }
             }
         }
         hits.sort_unstable();
-        hits.dedup();
-        if !parse_special {
-            hits.retain(|&i| !self.order[i as usize].attr.is_control_or_unknown());
-        }
         hits
     }
 
