@@ -226,6 +226,42 @@ fn q8_scale(xb: &[f32]) -> (f32, f32) {
     (d, id)
 }
 
+/// Q8_0/Q8_1 activation quantization as ggml-cpu's x86 build does it at run time
+/// (`quantize_row_q8_0`/`quantize_row_q8_1` in ggml-cpu/arch/x86/quants.c, which the reference
+/// outputs were made with): `id = 127 / amax` (not `1 / d`) and round half to even
+/// (`_mm256_round_ps(.., _MM_ROUND_NEAREST)`), unlike the `_ref` routines' `roundf`. The two
+/// disagree only at rounding ties, but a flipped quant changes logits visibly, so activations
+/// follow the x86 kernels while [`quantize_q8_0`]/[`quantize_q8_1`] stay the file-format reference.
+fn q8_act_block(xb: &[f32], qs: &mut [u8]) -> (f32, i32) {
+    let amax = xb.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let mut sum = 0i32;
+    for (q, &v) in qs.iter_mut().zip(xb) {
+        let i = (v * id).round_ties_even() as i32;
+        sum += i;
+        *q = i as i8 as u8;
+    }
+    (d, sum)
+}
+
+/// Q8_0 activations, x86 ggml-cpu rounding (see `q8_act_block`).
+pub fn quantize_q8_0_act(x: &[f32], y: &mut [BlockQ8_0]) {
+    for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let (d, _) = q8_act_block(xb, &mut b.qs);
+        b.d = f32_to_f16(d);
+    }
+}
+
+/// Q8_1 activations, x86 ggml-cpu rounding; `s = d * Σq` as `quantize_row_q8_1` (x86).
+pub fn quantize_q8_1_act(x: &[f32], y: &mut [BlockQ8_1]) {
+    for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let (d, sum) = q8_act_block(xb, &mut b.qs);
+        b.d = f32_to_f16(d);
+        b.s = f32_to_f16(d * sum as f32);
+    }
+}
+
 /// `quantize_row_q8_0_ref`: `d = amax / 127`, quants `roundf(x / d)` (ties away from zero).
 pub fn quantize_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {

@@ -218,8 +218,9 @@ pub fn quantize(ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), QuantErro
 }
 
 /// Quantizes one f32 activation row into `dst` bytes of `act_ty`, which must be an activation
-/// type (a `vec_dot_type` of some weight type: F32 copies, F16/BF16 convert, Q8_0/Q8_1/Q8_K
-/// quantize as llama.cpp's `quantize_row_*_ref`).
+/// type (a `vec_dot_type` of some weight type: F32 copies, F16/BF16 convert, Q8_K quantizes as
+/// llama.cpp's `quantize_row_q8_K_ref`, Q8_0/Q8_1 as ggml-cpu's x86 run-time routines, which
+/// round ties to even with `id = 127/amax`: see `legacy::quantize_q8_0_act`).
 pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Result<(), QuantError> {
     use GgmlType::*;
     if !matches!(act_ty, F32 | F16 | BF16 | Q8_0 | Q8_1 | Q8_K) {
@@ -228,7 +229,19 @@ pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Resul
             ty: act_ty,
         });
     }
-    quantize(act_ty, x, dst)
+    match act_ty {
+        Q8_0 => {
+            check_bytes(act_ty, x.len(), dst.len())?;
+            legacy::quantize_q8_0_act(x, as_blocks_mut(dst));
+            Ok(())
+        }
+        Q8_1 => {
+            check_bytes(act_ty, x.len(), dst.len())?;
+            legacy::quantize_q8_1_act(x, as_blocks_mut(dst));
+            Ok(())
+        }
+        _ => quantize(act_ty, x, dst),
+    }
 }
 
 /// Dot product of one row of `w_ty` weights (`w_row`) with one activation row (`a_row`, of type

@@ -286,3 +286,32 @@ fn quantize_errors_are_typed() {
     let e = quantize(GgmlType::IQ2_XXS, &x, &mut dst).unwrap_err();
     assert_eq!(e.to_string(), "unsupported tensor type IQ2_XXS");
 }
+
+#[test]
+fn q8_0_and_q8_1_activations_round_like_ggml_x86() {
+    // ggml-cpu's x86 quantize_row_q8_0/q8_1 (what llama.cpp runs on this machine) use
+    // id = 127/amax and round half to even; the file-format reference rounds ties away from zero.
+    let mut x = vec![0f32; 32];
+    x[0] = 127.0;
+    x[1] = 2.5;
+    x[2] = -2.5;
+    x[3] = 3.5;
+    for ty in [GgmlType::Q8_0, GgmlType::Q8_1] {
+        let mut act = vec![0u8; ty.type_size() as usize];
+        chord_quant::quantize_activation(ty, &x, &mut act).unwrap();
+        let qs_at = if ty == GgmlType::Q8_0 { 2 } else { 4 };
+        let qs: Vec<i8> = act[qs_at..qs_at + 4].iter().map(|&v| v as i8).collect();
+        assert_eq!(qs, [127, 2, -2, 4], "{ty}");
+        let reference = quantize_vec(ty, &x);
+        assert_eq!(
+            reference[qs_at + 1] as i8,
+            3,
+            "{ty} reference rounds ties away from zero"
+        );
+    }
+    // Q8_1's s = d * Σq uses the activation's own quants: 127 + 2 - 2 + 4 = 131.
+    let mut act = vec![0u8; 36];
+    chord_quant::quantize_activation(GgmlType::Q8_1, &x, &mut act).unwrap();
+    let s = half::f16::from_le_bytes([act[2], act[3]]).to_f32();
+    assert_eq!(s, half::f16::from_f32(131.0).to_f32());
+}
