@@ -479,6 +479,3 @@ fn dir_bytes_shallow(dir: &Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
-
-#[cfg(test)]
-mod tests;

