@@ -71,8 +71,9 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// Open-addressing map from text to id whose keys live in the caller's `texts` (no copies).
+/// Each slot keeps the id and 32 bits of the text's hash, so probing rarely touches the texts.
 pub(crate) struct IdTable {
-    slots: Vec<u32>,
+    slots: Vec<(u32, u32)>,
     mask: usize,
     len: usize,
 }
@@ -92,60 +93,91 @@ impl IdTable {
     fn with_capacity(n: usize) -> Self {
         let cap = (n.max(4) * 2).next_power_of_two();
         IdTable {
-            slots: vec![EMPTY; cap],
+            slots: vec![(EMPTY, 0); cap],
             mask: cap - 1,
             len: 0,
         }
     }
 
-    fn grow(&mut self, texts: &[String]) {
+    fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);
         let cap = old.len() * 2;
-        self.slots = vec![EMPTY; cap];
+        self.slots = vec![(EMPTY, 0); cap];
         self.mask = cap - 1;
-        for id in old.into_iter().filter(|&id| id != EMPTY) {
-            let mut i = hash_str(&texts[id as usize]) as usize & self.mask;
-            while self.slots[i] != EMPTY {
+        for (id, h) in old.into_iter().filter(|s| s.0 != EMPTY) {
+            let mut i = Self::home(h, self.mask);
+            while self.slots[i].0 != EMPTY {
                 i = (i + 1) & self.mask;
             }
-            self.slots[i] = id;
+            self.slots[i] = (id, h);
         }
+    }
+
+    #[inline]
+    fn home(h: u32, mask: usize) -> usize {
+        // The hash is already mixed; tables are far smaller than 2^32 slots.
+        h as usize & mask
     }
 
     /// Maps `text` (which must be `texts[id]`) to `id`, replacing an earlier id of the same text.
     pub(crate) fn insert(&mut self, texts: &[String], text: &str, id: u32) {
-        let mut i = hash_str(text) as usize & self.mask;
+        let h = hash_str(text) as u32;
+        let mut i = Self::home(h, self.mask);
         loop {
-            let cur = self.slots[i];
+            let (cur, ch) = self.slots[i];
             if cur == EMPTY {
-                self.slots[i] = id;
+                self.slots[i] = (id, h);
                 self.len += 1;
                 break;
             }
-            if texts[cur as usize] == text {
-                self.slots[i] = id;
+            if ch == h && texts[cur as usize] == text {
+                self.slots[i] = (id, h);
                 return;
             }
             i = (i + 1) & self.mask;
         }
         // Keep the load factor at or below 1/2.
         if self.len * 2 > self.slots.len() {
-            self.grow(texts);
+            self.grow();
         }
     }
 
     #[inline]
     pub(crate) fn get(&self, texts: &[String], text: &str) -> Option<u32> {
-        let mut i = hash_str(text) as usize & self.mask;
+        let h = hash_str(text) as u32;
+        let mut i = Self::home(h, self.mask);
         loop {
-            let cur = self.slots[i];
+            let (cur, ch) = self.slots[i];
             if cur == EMPTY {
                 return None;
             }
-            if texts[cur as usize] == text {
+            if ch == h && texts[cur as usize] == text {
                 return Some(cur);
             }
             i = (i + 1) & self.mask;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_and_growth() {
+        let mut texts: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
+        texts.push("t5".into()); // duplicate: the last id wins
+        let mut t = IdTable::build(&texts);
+        assert_eq!(t.get(&texts, "t0"), Some(0));
+        assert_eq!(t.get(&texts, "t999"), Some(999));
+        assert_eq!(t.get(&texts, "t5"), Some(1000));
+        assert_eq!(t.get(&texts, "nope"), None);
+        for i in 0..5000 {
+            let s = format!("x{i}");
+            texts.push(s.clone());
+            t.insert(&texts, &s, texts.len() as u32 - 1);
+        }
+        assert_eq!(t.get(&texts, "x4999"), Some(texts.len() as u32 - 1));
+        assert_eq!(t.get(&texts, "t999"), Some(999));
     }
 }
