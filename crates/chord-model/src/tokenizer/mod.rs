@@ -338,15 +338,18 @@ impl Tokenizer {
                     continue;
                 }
                 let mut id_of = |s: &str| match ids.get(&texts, s) {
-                    Some(id) => id,
+                    Some(id) => Ok(id),
                     None => {
-                        let id = texts.len() as u32;
+                        let id = u32::try_from(texts.len())
+                            .ok()
+                            .filter(|&id| id < NO_ID)
+                            .ok_or(TokenizerError::VocabTooLarge(texts.len()))?;
                         texts.push(s.to_string());
                         ids.insert(&texts, s, id);
-                        id
+                        Ok::<u32, TokenizerError>(id)
                     }
                 };
-                let key = ((id_of(a) as u64) << 32) | id_of(b) as u64;
+                let key = ((id_of(a)? as u64) << 32) | id_of(b)? as u64;
                 merges.entry(key).or_insert(rank as u32);
             }
         }
@@ -537,10 +540,9 @@ impl Tokenizer {
                 let b = t.as_bytes();
                 pieces.push(parse_hex_byte(b.get(3..b.len().min(5)).unwrap_or(&[])));
             }
-            piece_ends.push(pieces.len() as u32);
-        }
-        if pieces.len() > u32::MAX as usize {
-            return Err(TokenizerError::VocabTooLarge(n_vocab));
+            piece_ends.push(
+                u32::try_from(pieces.len()).map_err(|_| TokenizerError::VocabTooLarge(n_vocab))?,
+            );
         }
 
         let mut special = SpecialTokens::new(
