@@ -185,3 +185,10 @@ fn utf8_stream_never_splits_a_character() {
     assert_eq!(s.push(&[0xF0, 0x9F, 0x99]), "");
     assert_eq!(s.finish(), "\u{FFFD}");
 }
+
+#[test]
+fn tokenizer_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tokenizer>();
+    assert_send_sync::<Utf8Stream>();
+}
