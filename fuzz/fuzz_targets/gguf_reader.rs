@@ -19,7 +19,13 @@ fuzz_target!(|data: &[u8]| {
     for (k, v) in h.metadata.iter() {
         assert!(h.metadata.get(k).is_some());
         let _ = v.display_short(4);
-        let _ = (v.as_int(), v.as_f64(), v.as_bool(), v.as_str(), v.as_array());
+        let _ = (
+            v.as_int(),
+            v.as_f64(),
+            v.as_bool(),
+            v.as_str(),
+            v.as_array(),
+        );
         let _ = h.metadata.get_u64(k);
         let _ = h.metadata.get_f64(k);
         let _ = h.metadata.get_str(k);
@@ -44,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
     // Round trip through the writer.
     let mut w = GgufWriter::new().version(h.version);
     if h.metadata.contains("general.alignment") {
-        w = w.alignment(h.alignment).expect("alignment validated by the parser");
+        w = w
+            .alignment(h.alignment)
+            .expect("alignment validated by the parser");
     }
     for (k, v) in h.metadata.iter() {
         if k != "general.alignment" {
@@ -69,7 +77,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(kv(&h.metadata), kv(&h2.metadata));
     assert_eq!(h.tensors.len(), h2.tensors.len());
     for (a, b) in h.tensors.iter().zip(&h2.tensors) {
-        assert_eq!((&a.name, &a.dims, a.ty, a.n_bytes), (&b.name, &b.dims, b.ty, b.n_bytes));
+        assert_eq!(
+            (&a.name, &a.dims, a.ty, a.n_bytes),
+            (&b.name, &b.dims, b.ty, b.n_bytes)
+        );
         assert_eq!(file.tensor_data(a), again.tensor_data(b));
     }
 });

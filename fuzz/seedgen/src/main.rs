@@ -45,7 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fixtures.sort();
     for (i, path) in fixtures.iter().enumerate() {
         let bytes = std::fs::read(path)?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("fixture").to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("fixture")
+            .to_string();
         let f = GgufSlice::parse(&bytes)?;
         let h = f.header();
         let mut w = GgufWriter::new().version(h.version);
@@ -66,7 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         put(&format!("{stem}_small"), w.to_bytes())?;
         if i % 5 == 0 {
-            put(&format!("{stem}_head4k"), bytes[..4096.min(bytes.len())].to_vec())?;
+            put(
+                &format!("{stem}_head4k"),
+                bytes[..4096.min(bytes.len())].to_vec(),
+            )?;
         }
     }
     eprintln!("wrote {n} seeds to {}", out.display());
@@ -88,7 +95,10 @@ fn all_values(w: &mut GgufWriter) {
     w.add_kv("f64", Value::F64(-2.25));
     w.add_kv(
         "arr.str",
-        Value::Array(ValueType::String, vec![Value::String("a".into()), Value::String("".into())]),
+        Value::Array(
+            ValueType::String,
+            vec![Value::String("a".into()), Value::String("".into())],
+        ),
     );
     w.add_kv(
         "arr.nested",
