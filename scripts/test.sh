@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --workspace --release
+# --no-fail-fast: run every test binary and report all failures (the exit status is still non-zero).
+cargo test --workspace --release --no-fail-fast
