@@ -19,6 +19,9 @@ pub struct GenerateOptions {
     pub parse_special: bool,
     /// Most prompt tokens per forward pass (bounds scratch memory for long prompts).
     pub n_batch: usize,
+    /// Never end on an end-of-generation token (their logits are masked, as llama.cpp's
+    /// `--ignore-eos`): generation runs to `max_tokens`, a stop string or the context limit.
+    pub ignore_eos: bool,
 }
 
 impl Default for GenerateOptions {
@@ -30,6 +33,7 @@ impl Default for GenerateOptions {
             add_special: true,
             parse_special: true,
             n_batch: 512,
+            ignore_eos: false,
         }
     }
 }
@@ -219,6 +223,13 @@ impl<'e> Session<'e> {
         };
         let mut emitted = Vec::new();
         for index in 0..opts.max_tokens {
+            if opts.ignore_eos {
+                for &e in eng.tokenizer.eog_ids() {
+                    if let Some(l) = self.logits.get_mut(e as usize) {
+                        *l = f32::NEG_INFINITY;
+                    }
+                }
+            }
             let id = sampler
                 .sample(&mut self.logits, &self.tokens)
                 .map_err(|e| e.with_step(index as u64))?;
