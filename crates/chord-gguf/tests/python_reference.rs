@@ -15,21 +15,9 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
-/// The model cache, as chord-hub defines it (`$CHORD_HOME/models` or
-/// `~/.cache/wasm-chord/models`).
-fn model_path(file: &str, name: &str) -> PathBuf {
-    let dir = match std::env::var_os("CHORD_HOME").filter(|s| !s.is_empty()) {
-        Some(h) => PathBuf::from(h).join("models"),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/wasm-chord/models"),
-    };
-    let p = dir.join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: run `chord pull {name}` (or scripts/setup.sh)",
-        p.display()
-    );
-    p
+/// A real model from the model cache; the error says to run `chord pull NAME` when absent.
+fn model_path(name: &str) -> PathBuf {
+    chord_hub::resolve(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn py_type_name(v: &Value) -> &'static str {
@@ -145,24 +133,18 @@ fn fixtures_match_python_gguf() {
 
 #[test]
 fn gemma3_270m_matches_python_gguf() {
-    let p = model_path("gemma-3-270m-q4_k_m.gguf", "gemma3-270m");
+    let p = model_path("gemma3-270m");
     compare(&p, "gemma-3-270m-q4_k_m.json");
 }
 
 #[test]
 fn qwen_coder_0_5b_matches_python_gguf() {
-    let p = model_path(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        "qwen2.5-coder-0.5b",
-    );
+    let p = model_path("qwen2.5-coder-0.5b");
     compare(&p, "qwen2.5-coder-0.5b-instruct-q4_k_m.json");
 }
 
 #[test]
 fn qwen_coder_1_5b_matches_python_gguf() {
-    let p = model_path(
-        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        "qwen2.5-coder-1.5b",
-    );
+    let p = model_path("qwen2.5-coder-1.5b");
     compare(&p, "qwen2.5-coder-1.5b-instruct-q4_k_m.json");
 }
