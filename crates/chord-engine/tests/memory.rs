@@ -7,10 +7,15 @@ use std::path::PathBuf;
 fn model(file: &str, pull: &str) -> PathBuf {
     let dir = match std::env::var_os("CHORD_HOME") {
         Some(h) => PathBuf::from(h).join("models"),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/wasm-chord/models"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/wasm-chord/models"),
     };
     let p = dir.join(file);
-    assert!(p.exists(), "{} is missing: run `chord pull {pull}`", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `chord pull {pull}`",
+        p.display()
+    );
     p
 }
 
@@ -27,27 +32,46 @@ fn anon_rss_bytes() -> u64 {
 
 #[test]
 fn thousand_tokens_on_qwen_05b_with_flat_memory() {
-    let path = model("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-0.5b");
+    let path = model(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "qwen2.5-coder-0.5b",
+    );
     let engine = Engine::open(&path, &EngineOptions { n_threads: 0 }).expect("load");
     let n_ctx = 1100;
     let mut session = engine.session(n_ctx);
     let opts = GenerateOptions {
         max_tokens: 1000,
-        sampler: SamplerConfig { seed: 7, ..SamplerConfig::default() },
+        sampler: SamplerConfig {
+            seed: 7,
+            ..SamplerConfig::default()
+        },
         ignore_eos: true,
         ..GenerateOptions::default()
     };
     let mut samples = Vec::new();
     let gen = session
-        .generate("Write a long story about a lighthouse keeper.", &opts, |ev| {
-            if ev.index % 100 == 0 {
-                samples.push((ev.index, anon_rss_bytes()));
-            }
-            true
-        })
+        .generate(
+            "Write a long story about a lighthouse keeper.",
+            &opts,
+            |ev| {
+                if ev.index % 100 == 0 {
+                    samples.push((ev.index, anon_rss_bytes()));
+                }
+                true
+            },
+        )
         .expect("generate");
-    assert_eq!(gen.tokens.len(), 1000, "stopped early: {:?}", gen.stop_reason);
-    let (_, at_100) = samples.iter().copied().find(|s| s.0 == 100).expect("sample at 100");
+    assert_eq!(
+        gen.tokens.len(),
+        1000,
+        "stopped early: {:?}",
+        gen.stop_reason
+    );
+    let (_, at_100) = samples
+        .iter()
+        .copied()
+        .find(|s| s.0 == 100)
+        .expect("sample at 100");
     let (_, last) = *samples.last().expect("samples");
     // The KV cache is allocated zeroed up front and its pages become resident as positions are
     // written: 2 (K, V) × layers × kv_dim × 4 bytes per token. Anything beyond that plus a small
@@ -57,5 +81,8 @@ fn thousand_tokens_on_qwen_05b_with_flat_memory() {
     let allowed = kv_per_token * 900 + 8 * 1024 * 1024;
     let grew = last.saturating_sub(at_100);
     eprintln!("RSS samples (token, anon bytes): {samples:?}; grew {grew} B, allowed {allowed} B");
-    assert!(grew <= allowed, "anonymous RSS grew {grew} bytes over 900 tokens (allowed {allowed})");
+    assert!(
+        grew <= allowed,
+        "anonymous RSS grew {grew} bytes over 900 tokens (allowed {allowed})"
+    );
 }
