@@ -30,39 +30,11 @@ const MIN_MATCHED: f32 = 0.5;
 
 use chord_cpu::CpuBackend;
 use chord_model::{Logits, Model, Scratch};
+use chord_testkit::{fixture, model as model_path, reference as load_json};
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn models_dir() -> PathBuf {
-    match std::env::var_os("CHORD_HOME") {
-        Some(h) => PathBuf::from(h).join("models"),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/wasm-chord/models"),
-    }
-}
-
-fn fixtures_dir() -> PathBuf {
-    std::env::var_os("CHORD_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/fixtures"))
-}
-
-fn load_json(rel: &str) -> Value {
-    let p = repo().join("tests/data/reference").join(rel);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).expect("reference JSON parses")
-}
-
-fn open(path: PathBuf, pull_name: &str) -> Model {
-    assert!(
-        path.exists(),
-        "{} is missing: run `chord pull {pull_name}` (or scripts/setup.sh)",
-        path.display()
-    );
+fn open(path: PathBuf) -> Model {
     Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -213,7 +185,7 @@ fn run_model(model: &Model, reference: &Value, tol: f32, threads: usize) -> Repo
 
 fn real_model(file: &str, pull: &str) {
     let reference = load_json(&format!("{file}.json"));
-    let model = open(models_dir().join(format!("{file}.gguf")), pull);
+    let model = open(model_path(pull));
     let r = run_model(&model, &reference, REAL_TOL, 0);
     eprintln!(
         "{file}: worst relative logit error {:.2e}; near-ties {:?}",
@@ -262,13 +234,7 @@ fn tiny_llama_every_quant_type_matches_llama_cpp() {
     for ty in types {
         let file = format!("tiny-llama-{ty}");
         let reference = load_json(&format!("tiny/{file}.json"));
-        let path = fixtures_dir().join(format!("{file}.gguf"));
-        assert!(
-            path.exists(),
-            "{} missing: set CHORD_FIXTURES or place ../shared/fixtures",
-            path.display()
-        );
-        let model = Model::open(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let model = open(fixture(&format!("{file}.gguf")));
         let r = run_model(&model, &reference, TINY_TOL, 1);
         eprintln!(
             "{file}: worst relative logit error {:.2e}; near-ties {:?}",

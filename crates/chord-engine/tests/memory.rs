@@ -2,22 +2,6 @@
 //! memory-mapped (page cache, not copied), scratch buffers reach their size on the first tokens.
 
 use chord_engine::{Engine, EngineOptions, GenerateOptions, SamplerConfig};
-use std::path::PathBuf;
-
-fn model(file: &str, pull: &str) -> PathBuf {
-    let dir = match std::env::var_os("CHORD_HOME") {
-        Some(h) => PathBuf::from(h).join("models"),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/wasm-chord/models"),
-    };
-    let p = dir.join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: run `chord pull {pull}`",
-        p.display()
-    );
-    p
-}
 
 /// Resident set size minus file-backed pages (the mapped weights count as shared, not as ours).
 fn anon_rss_bytes() -> u64 {
@@ -32,10 +16,7 @@ fn anon_rss_bytes() -> u64 {
 
 #[test]
 fn thousand_tokens_on_qwen_05b_with_flat_memory() {
-    let path = model(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        "qwen2.5-coder-0.5b",
-    );
+    let path = chord_testkit::model("qwen2.5-coder-0.5b");
     let engine = Engine::open(&path, &EngineOptions { n_threads: 0 }).expect("load");
     let n_ctx = 1100;
     let mut session = engine.session(n_ctx);

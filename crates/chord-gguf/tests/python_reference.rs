@@ -12,12 +12,12 @@ fn data_dir() -> PathBuf {
 }
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    chord_testkit::fixtures_dir()
 }
 
 /// A real model from the model cache; the error says to run `chord pull NAME` when absent.
 fn model_path(name: &str) -> PathBuf {
-    chord_hub::resolve(name).unwrap_or_else(|e| panic!("{e}"))
+    chord_testkit::model(name)
 }
 
 fn py_type_name(v: &Value) -> &'static str {

@@ -7,22 +7,8 @@ use std::path::PathBuf;
 
 /// A model from the cache (`$CHORD_HOME/models` or `~/.cache/wasm-chord/models`). A missing
 /// file fails the test, with instructions.
-fn model_path(file: &str, name: &str) -> PathBuf {
-    let dir = match std::env::var_os("CHORD_HOME") {
-        Some(home) => PathBuf::from(home).join("models"),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").expect("neither CHORD_HOME nor HOME is set"))
-                .join(".cache/wasm-chord/models")
-        }
-    };
-    let path = dir.join(file);
-    assert!(
-        path.is_file(),
-        "model file {} is missing: fetch it with `cargo run --release -p chord-cli -- pull {name}` \
-         (or set CHORD_HOME to a directory whose models/ holds {file})",
-        path.display()
-    );
-    path
+fn model_path(_file: &str, name: &str) -> PathBuf {
+    chord_testkit::model(name)
 }
 
 /// Loads a model's metadata and builds its template the way the CLI does.

@@ -13,50 +13,18 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use chord_testkit::repo_root;
 
 fn data_dir() -> PathBuf {
     repo_root().join("tests/data/tokenizer")
 }
 
 fn model_path(file: &str) -> PathBuf {
-    let mut tried = Vec::new();
-    if let Some(home) = std::env::var_os("CHORD_HOME") {
-        tried.push(PathBuf::from(home).join("models").join(file));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        tried.push(
-            PathBuf::from(home)
-                .join(".cache/wasm-chord/models")
-                .join(file),
-        );
-    }
-    for p in &tried {
-        if p.is_file() {
-            return p.clone();
-        }
-    }
-    panic!(
-        "model file {file} not found (looked in {tried:?}); fetch it with \
-         `../shared/scripts/get-models.sh ~/.cache/wasm-chord/models` (or into \
-         $CHORD_HOME/models)"
-    );
+    chord_testkit::model(file)
 }
 
 fn fixture_path(file: &str) -> PathBuf {
-    let dir = std::env::var_os("CHORD_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/fixtures"));
-    let p = dir.join(file);
-    assert!(
-        p.is_file(),
-        "fixture {} not found: set CHORD_FIXTURES to the directory holding the tiny-llama \
-         fixtures (../shared/fixtures)",
-        p.display()
-    );
-    p
+    chord_testkit::fixture(file)
 }
 
 fn load_json(path: &Path) -> Value {

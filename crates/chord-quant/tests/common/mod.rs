@@ -1,7 +1,7 @@
 //! Shared test helpers: where fixtures, real models and expected outputs live; a tiny RNG.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The real models every full test walks (Q4_K_M mixes: Q4_K, Q5_0, Q6_K, Q8_0, F32).
 pub const MODELS: [&str; 3] = [
@@ -29,53 +29,13 @@ pub const FIXTURES: [&str; 15] = [
     "tiny-llama-iq4_xs.gguf",
 ];
 
-/// The workspace root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+// Each test binary uses a different subset of these helpers.
+#[allow(unused_imports)]
+pub use chord_testkit::{fixture, fixtures_dir, repo_root};
 
-/// `$CHORD_FIXTURES` if set, else `<repo>/../shared/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("CHORD_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => repo_root().join("../shared/fixtures"),
-    }
-}
-
-/// A fixture's path; panics (test failure) with a hint if it is missing.
-pub fn fixture(name: &str) -> PathBuf {
-    let p = fixtures_dir().join(name);
-    assert!(
-        p.is_file(),
-        "fixture {} not found: set CHORD_FIXTURES to the directory holding the tiny-llama-*.gguf \
-         files (default <repo>/../shared/fixtures)",
-        p.display()
-    );
-    p
-}
-
-/// `$CHORD_HOME/models` if CHORD_HOME is set, else `~/.cache/wasm-chord/models`.
-pub fn models_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("CHORD_HOME") {
-        return PathBuf::from(h).join("models");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".cache/wasm-chord/models")
-}
-
-/// A real model's path; a missing model is a test failure that says how to fetch it.
+/// A real model by file name from the model cache (fails the test if it is not there).
 pub fn model(name: &str) -> PathBuf {
-    let p = models_dir().join(name);
-    assert!(
-        p.is_file(),
-        "real model {} not found. Fetch the three test models with \
-         `../shared/scripts/get-models.sh ~/.cache/wasm-chord/models` (or into $CHORD_HOME/models \
-         if CHORD_HOME is set); this test does not skip without them",
-        p.display()
-    );
-    p
+    chord_testkit::model(name)
 }
 
 /// `tests/data/quant/<stem>.json`, written by `tools/dequant_expected.py`.
