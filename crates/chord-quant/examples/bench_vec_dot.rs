@@ -11,23 +11,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2048);
     let n = 1536;
-    let types = [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_NL,
-        GgmlType::IQ4_XS,
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::BF16,
-    ];
+    let types = chord_quant::WEIGHT_TYPES;
     let mut seed = 0x1234_5678_9abc_def0u64;
     let mut byte = move || {
         seed ^= seed << 13;

@@ -101,6 +101,26 @@ pub enum QuantError {
     IsaUnavailable { isa: &'static str },
 }
 
+/// Every weight type with a vec-dot kernel (what model files may store matrices in), in ggml id
+/// order. Q8_1 and Q8_K are activation-only types and are not in this list.
+pub const WEIGHT_TYPES: [GgmlType; 15] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::IQ4_NL,
+    GgmlType::IQ4_XS,
+];
+
 /// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
 /// for the activation-only types Q8_1 and Q8_K).
 pub fn is_supported(ty: GgmlType) -> bool {

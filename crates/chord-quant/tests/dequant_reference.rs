@@ -132,23 +132,7 @@ fn fixtures_dequantize_like_gguf_py() {
         }
     }
     // Every type the fixtures exist for was exercised.
-    for ty in [
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::BF16,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_NL,
-        GgmlType::IQ4_XS,
-    ] {
+    for ty in chord_quant::WEIGHT_TYPES {
         assert!(
             seen.get(&ty).copied().unwrap_or(0) > 0,
             "no {ty} tensor in the fixtures"
