@@ -64,7 +64,9 @@ impl StopReason {
     }
 }
 
-/// One generated token, as reported to the callback.
+/// One generated token, as reported to the callback. When generation ends with bytes still held
+/// back for a possible stop string, one last event carries them with an empty `piece` (its `id`
+/// repeats the last token's, its `index` is the number of tokens generated).
 pub struct TokenEvent<'a> {
     pub id: u32,
     /// 0-based index among the generated tokens.
