@@ -40,4 +40,10 @@ for m in gemma3-270m qwen2.5-coder-0.5b qwen2.5-coder-1.5b; do
   say "model $m"
   cargo run --release --quiet -p chord-cli -- pull "$m" >/dev/null
 done
+# Further set-up of optional suites (toolchains for the Python wheel, wasm, browser...), one file each.
+for step in scripts/setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  say "$step"
+  bash "$step"
+done
 say "done"

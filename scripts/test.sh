@@ -11,6 +11,13 @@ trap 'rm -f "$log"' EXIT
 # --no-fail-fast: run every test binary and report all failures (the exit status is still non-zero).
 status=0
 cargo test --workspace --release --no-fail-fast 2>&1 | tee "$log" || status=$?
+# Further suites (Python SDK, Node/wasm package, browser page...): each scripts/test.d/*.sh runs
+# its tests and prints cargo-style "test result: ... N passed; M failed" lines so they are totalled.
+for suite in scripts/test.d/*.sh; do
+  [ -e "$suite" ] || continue
+  echo "=== $suite" | tee -a "$log"
+  bash "$suite" 2>&1 | tee -a "$log" || status=$?
+done
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
                END { printf "tests: %d passed, %d failed\n", p, f }' "$log")
 mkdir -p target
