@@ -26,9 +26,27 @@ pub struct Model {
     pub weights: Weights,
 }
 
+/// One sequence's share of a batched forward pass ([`Model::forward_batch`]).
+pub struct SeqBatch<'a> {
+    pub cache: &'a mut KvCache,
+    pub tokens: &'a [u32],
+    pub logits: Logits,
+}
+
+/// Where one sequence's tokens sit in the batch.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    /// First row of the batch.
+    t0: usize,
+    n: usize,
+    /// Position of the first token in its sequence.
+    pos0: usize,
+}
+
 /// Reusable buffers for forward passes (grown on demand, never shrunk).
 #[derive(Default)]
 pub struct Scratch {
+    segs: Vec<Segment>,
     x: Vec<f32>,
     xn: Vec<f32>,
     q: Vec<f32>,
@@ -81,23 +99,60 @@ impl Model {
         which: Logits,
         s: &'s mut Scratch,
     ) -> Result<&'s [f32]> {
+        let mut seqs = [SeqBatch {
+            cache,
+            tokens,
+            logits: which,
+        }];
+        self.forward_batch(backend, &mut seqs, s)
+    }
+
+    /// Runs every sequence's tokens in one pass: the matrix products see the tokens of all
+    /// sequences together, so the weights are read once per step however many sequences decode;
+    /// attention runs per sequence against its own cache. Returns logits rows concatenated in
+    /// the order of `seqs`: one row for [`Logits::Last`], `tokens.len()` rows for [`Logits::All`].
+    /// On error no cache is changed.
+    pub fn forward_batch<'s>(
+        &self,
+        backend: &dyn Backend,
+        seqs: &mut [SeqBatch<'_>],
+        s: &'s mut Scratch,
+    ) -> Result<&'s [f32]> {
         let c = &self.config;
-        let n = tokens.len();
+        s.segs.clear();
+        let mut n = 0;
+        for seq in seqs.iter() {
+            if seq.tokens.is_empty() {
+                return Err(ModelError::EmptyBatch);
+            }
+            seq.cache.check_room(seq.tokens.len())?;
+            if let Some(&bad) = seq.tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
+                return Err(ModelError::BadToken {
+                    id: bad,
+                    n_vocab: c.n_vocab,
+                });
+            }
+            s.segs.push(Segment {
+                t0: n,
+                n: seq.tokens.len(),
+                pos0: seq.cache.len(),
+            });
+            n += seq.tokens.len();
+        }
         if n == 0 {
             return Err(ModelError::EmptyBatch);
         }
-        cache.check_room(n)?;
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
-            return Err(ModelError::BadToken {
-                id: bad,
-                n_vocab: c.n_vocab,
-            });
-        }
         let (e, qd, kvd) = (c.n_embd, c.q_dim(), c.kv_dim());
-        let pos0 = cache.len();
+        let max_ctx = s.segs.iter().map(|g| g.pos0 + g.n).max().unwrap_or(0);
 
         // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
-        self.embed(tokens, s)?;
+        let x = grow(&mut s.x, n * e);
+        for (seq, g) in seqs.iter().zip(&s.segs) {
+            self.embed(seq.tokens, &mut x[g.t0 * e..(g.t0 + g.n) * e])?;
+        }
+        if c.embed_scale != 1.0 {
+            x.iter_mut().for_each(|v| *v *= c.embed_scale);
+        }
 
         for (il, lw) in self.weights.layers.iter().enumerate() {
             // --- attention
@@ -126,49 +181,57 @@ impl Model {
             };
             let rope = grow(&mut s.rope, c.rope_dims);
             let neox = c.rope_mode == RopeMode::Neox;
-            for t in 0..n {
-                ops::rope_cache(
-                    pos0 + t,
-                    c.rope_dims,
-                    base,
-                    self.weights.rope_freqs.as_deref(),
-                    rope,
-                );
-                ops::rope_apply(
-                    &mut q[t * qd..(t + 1) * qd],
-                    c.head_dim,
-                    c.rope_dims,
-                    neox,
-                    rope,
-                );
-                ops::rope_apply(
-                    &mut k[t * kvd..(t + 1) * kvd],
-                    c.head_dim,
-                    c.rope_dims,
-                    neox,
-                    rope,
-                );
+            for g in &s.segs {
+                for i in 0..g.n {
+                    let t = g.t0 + i;
+                    ops::rope_cache(
+                        g.pos0 + i,
+                        c.rope_dims,
+                        base,
+                        self.weights.rope_freqs.as_deref(),
+                        rope,
+                    );
+                    ops::rope_apply(
+                        &mut q[t * qd..(t + 1) * qd],
+                        c.head_dim,
+                        c.rope_dims,
+                        neox,
+                        rope,
+                    );
+                    ops::rope_apply(
+                        &mut k[t * kvd..(t + 1) * kvd],
+                        c.head_dim,
+                        c.rope_dims,
+                        neox,
+                        rope,
+                    );
+                }
             }
             if c.q_prescale != 1.0 {
                 q.iter_mut().for_each(|v| *v *= c.q_prescale);
             }
-            cache.write(il, k, v);
-            let (kc, vc) = cache.layer(il);
             let att = grow(&mut s.att, n * qd);
-            backend.attention(AttentionArgs {
-                q,
-                k: kc,
-                v: vc,
-                out: att,
-                n_tokens: n,
-                pos0,
-                n_head: c.n_head,
-                n_head_kv: c.n_head_kv,
-                head_dim: c.head_dim,
-                scale: c.kq_scale,
-                window: if c.is_swa(il) { c.sliding_window } else { 0 },
-                scores: grow(&mut s.scores, pos0 + n),
-            })?;
+            let scores = grow(&mut s.scores, max_ctx);
+            for (seq, g) in seqs.iter_mut().zip(&s.segs) {
+                let (t0, t1) = (g.t0, g.t0 + g.n);
+                seq.cache
+                    .write(il, &k[t0 * kvd..t1 * kvd], &v[t0 * kvd..t1 * kvd]);
+                let (kc, vc) = seq.cache.layer(il);
+                backend.attention(AttentionArgs {
+                    q: &q[t0 * qd..t1 * qd],
+                    k: kc,
+                    v: vc,
+                    out: &mut att[t0 * qd..t1 * qd],
+                    n_tokens: g.n,
+                    pos0: g.pos0,
+                    n_head: c.n_head,
+                    n_head_kv: c.n_head_kv,
+                    head_dim: c.head_dim,
+                    scale: c.kq_scale,
+                    window: if c.is_swa(il) { c.sliding_window } else { 0 },
+                    scores: &mut scores[..g.pos0 + g.n],
+                })?;
+            }
             let proj = grow(&mut s.proj, n * e);
             self.matmul(backend, &lw.wo, att, n, proj)?;
             if let Some(pn) = &lw.post_attn_norm {
@@ -195,21 +258,33 @@ impl Model {
             }
             add_into(grow(&mut s.x, n * e), proj);
         }
-        cache.advance(n);
 
-        // Final norm and LM head, for the rows asked for.
-        let (first, rows) = match which {
-            Logits::Last => (n - 1, 1),
-            Logits::All => (0, n),
-        };
-        let x = &grow(&mut s.x, n * e)[first * e..];
-        let xn = grow(&mut s.xn, rows * e);
-        ops::rms_norm_into(x, &self.weights.output_norm, c.rms_eps, xn);
+        // Final norm and LM head, for the rows asked for (gathered contiguously).
+        let mut rows = 0;
+        {
+            let x = grow(&mut s.x, n * e);
+            let xn = grow(&mut s.xn, n * e);
+            for (seq, g) in seqs.iter().zip(&s.segs) {
+                let (first, count) = match seq.logits {
+                    Logits::Last => (g.t0 + g.n - 1, 1),
+                    Logits::All => (g.t0, g.n),
+                };
+                xn[rows * e..(rows + count) * e]
+                    .copy_from_slice(&x[first * e..(first + count) * e]);
+                rows += count;
+            }
+            ops::rms_norm_rows(&mut xn[..rows * e], &self.weights.output_norm, c.rms_eps);
+        }
+        let xn = &s.xn[..rows * e];
         let logits = grow(&mut s.logits, rows * c.n_vocab);
         self.matmul(backend, &self.weights.output, xn, rows, logits)?;
         if c.final_logit_softcap > 0.0 {
             let cap = c.final_logit_softcap;
             logits.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+        }
+        // Only now, with every fallible step behind us, do the caches take the new tokens.
+        for (seq, g) in seqs.iter_mut().zip(&s.segs) {
+            seq.cache.advance(g.n);
         }
         Ok(logits)
     }
@@ -225,20 +300,16 @@ impl Model {
         backend.matmul(self.file.mat(w), x, n, y)
     }
 
-    fn embed(&self, tokens: &[u32], s: &mut Scratch) -> Result<()> {
-        let c = &self.config;
-        let e = c.n_embd;
+    /// Dequantizes the embedding rows of `tokens` into `x` (as ggml_get_rows).
+    fn embed(&self, tokens: &[u32], x: &mut [f32]) -> Result<()> {
+        let e = self.config.n_embd;
         let t = &self.weights.tok_embd;
         let row_bytes = t.row_bytes();
         let data = self.file.data(t);
-        let x = grow(&mut s.x, tokens.len() * e);
         for (i, &tok) in tokens.iter().enumerate() {
             let row = &data[tok as usize * row_bytes..][..row_bytes];
             chord_quant::dequantize(t.ty, row, &mut x[i * e..(i + 1) * e])
                 .map_err(|err| ModelError::Backend(format!("{}: {err}", t.name)))?;
-        }
-        if c.embed_scale != 1.0 {
-            x.iter_mut().for_each(|v| *v *= c.embed_scale);
         }
         Ok(())
     }

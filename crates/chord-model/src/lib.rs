@@ -21,6 +21,6 @@ pub mod weights;
 pub use backend::{AttentionArgs, Backend, MatRef};
 pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
-pub use forward::{Logits, Model, Scratch};
+pub use forward::{Logits, Model, Scratch, SeqBatch};
 pub use kv_cache::KvCache;
 pub use weights::{ModelFile, TensorRef, Weights};
