@@ -1,11 +1,12 @@
-//! Vec-dot kernel selection: one scalar instantiation of every generic body (the truth) and, on
-//! x86_64, the same bodies compiled with AVX2+FMA enabled so LLVM may auto-vectorise the integer
-//! work. Float accumulation order is fixed by the source and LLVM does not reassociate or
-//! contract float operations without fast-math flags (which Rust never emits), so both flavours
-//! return bit-identical results.
+//! Vec-dot kernel selection. Flavours:
+//! - `scalar`: one portable instantiation of every generic body (the truth; bit-exact with
+//!   ggml's generic C).
+//! - `avx2` (x86_64 with AVX2+FMA): the hand-written kernels of `x86.rs` for the types that have
+//!   one (ggml's x86 reduction order), the generic bodies compiled with AVX2+FMA for the rest.
+//! - `avx512` (AVX-512 F/BW/VL + VNNI): the same with `vpdpbusd` for the u8×i8 sums.
 //!
-//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2` if set (an unavailable `avx2`
-//! falls back to scalar), else the best the CPU supports.
+//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512` if set and available
+//! (otherwise the best available), else the best the CPU supports.
 
 use crate::QuantError;
 use chord_gguf::GgmlType;
@@ -21,8 +22,10 @@ pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 pub enum Isa {
     /// Portable code (also what wasm32 runs).
     Scalar,
-    /// x86_64 with AVX2 and FMA: the same code compiled for those features.
+    /// x86_64 with AVX2 and FMA.
     Avx2,
+    /// x86_64 with AVX2, FMA and AVX-512 F/BW/VL/VNNI.
+    Avx512,
 }
 
 impl Isa {
@@ -30,6 +33,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
         }
     }
 
@@ -38,8 +42,12 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_detected(),
+            Isa::Avx512 => avx2_detected() && avx512_detected(),
         }
     }
+
+    /// Every flavour this build knows, best last.
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -52,21 +60,33 @@ fn avx2_detected() -> bool {
     false
 }
 
+#[cfg(target_arch = "x86_64")]
+fn avx512_detected() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512vnni")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_detected() -> bool {
+    false
+}
+
 /// The flavour every kernel lookup uses, decided once: `CHORD_ISA` (`scalar` or `avx2`) if set
 /// and available, otherwise the best available.
 pub fn selected_isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
-        let best = if Isa::Avx2.is_available() {
-            Isa::Avx2
-        } else {
-            Isa::Scalar
-        };
-        match std::env::var("CHORD_ISA").ok().as_deref() {
-            Some("scalar") => Isa::Scalar,
-            Some("avx2") if Isa::Avx2.is_available() => Isa::Avx2,
-            _ => best,
-        }
+        let best = Isa::ALL
+            .into_iter()
+            .rfind(|i| i.is_available())
+            .unwrap_or(Isa::Scalar);
+        let asked = std::env::var("CHORD_ISA").ok();
+        Isa::ALL
+            .into_iter()
+            .find(|i| Some(i.name()) == asked.as_deref() && i.is_available())
+            .unwrap_or(best)
     })
 }
 
@@ -145,11 +165,35 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
     match isa {
         Isa::Scalar => table!(scalar, w),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => table!(avx2, w),
+        Isa::Avx2 => x86_table!(crate::x86::avx2, w).or_else(|| table!(avx2, w)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
-        Isa::Avx2 => None,
+        Isa::Avx2 | Isa::Avx512 => None,
     }
 }
+
+/// The hand-written x86 kernels (a subset of the types).
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_table {
+    ($m:path, $w:expr) => {{
+        use $m as k;
+        match $w {
+            GgmlType::Q4_0 => Some((k::q4_0_q8_0 as VecDotFn, "q4_0_q8_0")),
+            GgmlType::Q4_1 => Some((k::q4_1_q8_1 as VecDotFn, "q4_1_q8_1")),
+            GgmlType::Q5_0 => Some((k::q5_0_q8_0 as VecDotFn, "q5_0_q8_0")),
+            GgmlType::Q5_1 => Some((k::q5_1_q8_1 as VecDotFn, "q5_1_q8_1")),
+            GgmlType::Q8_0 => Some((k::q8_0_q8_0 as VecDotFn, "q8_0_q8_0")),
+            GgmlType::Q4_K => Some((k::q4_k_q8_k as VecDotFn, "q4_K_q8_K")),
+            GgmlType::Q6_K => Some((k::q6_k_q8_k as VecDotFn, "q6_K_q8_K")),
+            GgmlType::IQ4_NL => Some((k::iq4_nl_q8_0 as VecDotFn, "iq4_nl_q8_0")),
+            GgmlType::IQ4_XS => Some((k::iq4_xs_q8_k as VecDotFn, "iq4_xs_q8_K")),
+            _ => None,
+        }
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+use x86_table;
 
 /// The activation type llama.cpp pairs with weight type `w` (`type_traits_cpu[w].vec_dot_type`).
 pub fn vec_dot_type(w: GgmlType) -> Result<GgmlType, QuantError> {
@@ -181,6 +225,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                 $(
                     ($b, Isa::Scalar) => concat!("vec_dot_", $b, "/scalar"),
                     ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
+                    ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
                 )*
                 _ => "vec_dot_unknown",
             }

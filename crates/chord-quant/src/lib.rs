@@ -58,6 +58,8 @@ pub mod float;
 pub mod iq;
 pub mod k;
 pub mod legacy;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDotFn, VecDotKernel};
 

@@ -1,0 +1,449 @@
+//! Hand-written x86_64 vec-dot kernels (AVX2+FMA, and the same code with AVX-512 VNNI's
+//! `vpdpbusd` for the u8×i8 pair sums).
+//!
+//! Each kernel follows the reduction order of ggml's x86 kernel for the same pair of types
+//! (per-block integer sums in 8 lanes, one FMA per block into 8 float lanes, then the same
+//! horizontal sum), so on this machine our dot products round like llama.cpp's rather than
+//! like its generic C. The integer work is exact, so the VNNI flavour returns exactly what the
+//! AVX2 flavour does. Results differ from the scalar kernels (the truth, summed in another
+//! order) only by float rounding; the property tests bound that.
+//!
+//! Every kernel is safe to call with any slices (blocks beyond the shorter one are ignored, as
+//! [`crate::VecDotFn`] documents) but must only be called on a CPU with the module's features:
+//! `dot.rs` hands them out only after runtime detection.
+
+macro_rules! x86_kernels {
+    ($feat:literal, $vnni:literal) => {
+        use crate::block::{as_blocks, f16_to_f32};
+        use crate::iq::{BlockIQ4_NL as BlockIQ4NL, BlockIQ4_XS as BlockIQ4XS, KVALUES_IQ4NL};
+        use crate::k::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K};
+        use crate::legacy::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+        use core::arch::x86_64::*;
+
+        const QK: usize = 32;
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn hsum_float_8(x: __m256) -> f32 {
+            let mut r = _mm256_extractf128_ps::<1>(x);
+            r = _mm_add_ps(r, _mm256_castps256_ps128(x));
+            r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+            r = _mm_add_ss(r, _mm_movehdup_ps(r));
+            _mm_cvtss_f32(r)
+        }
+
+        /// Sums of 4 adjacent u8×i8 products, as 8 floats.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn mul_sum_us8_pairs_float(ax: __m256i, sy: __m256i) -> __m256 {
+            if $vnni {
+                _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy))
+            } else {
+                let dot = _mm256_maddubs_epi16(ax, sy);
+                _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
+            }
+        }
+
+        /// Sums of 4 adjacent i8×i8 products, as 8 floats (sign moved onto `y` so the u8×i8
+        /// instruction applies).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn mul_sum_i8_pairs_float(x: __m256i, y: __m256i) -> __m256 {
+            let ax = _mm256_sign_epi8(x, x);
+            let sy = _mm256_sign_epi8(y, x);
+            mul_sum_us8_pairs_float(ax, sy)
+        }
+
+        /// i8×i8 products summed in pairs, as 16 i16.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn mul_add_epi8(x: __m256i, y: __m256i) -> __m256i {
+            let ax = _mm256_sign_epi8(x, x);
+            let sy = _mm256_sign_epi8(y, x);
+            _mm256_maddubs_epi16(ax, sy)
+        }
+
+        /// 32 bits to 32 bytes of 0x00 / 0xFF.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn bytes_from_bits_32(b: [u8; 4]) -> __m256i {
+            let x32 = u32::from_le_bytes(b) as i32;
+            let shuf = _mm256_set_epi64x(
+                0x0303030303030303,
+                0x0202020202020202,
+                0x0101010101010101,
+                0,
+            );
+            let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x32), shuf);
+            let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+            let bytes = _mm256_or_si256(bytes, bit_mask);
+            _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+        }
+
+        /// 16 bytes of nibbles to 32 bytes in 0..15: low nibbles first, then high nibbles.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn bytes_from_nibbles_32(qs: &[u8; 16]) -> __m256i {
+            let tmp = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+            let bytes = _mm256_set_m128i(_mm_srli_epi16::<4>(tmp), tmp);
+            _mm256_and_si256(_mm256_set1_epi8(0xF), bytes)
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn load32(b: &[u8]) -> __m256i {
+            debug_assert!(b.len() >= 32);
+            _mm256_loadu_si256(b.as_ptr() as *const __m256i)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q8_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ8_0>(w), as_blocks::<BlockQ8_0>(a));
+            let mut acc = _mm256_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
+                let q = mul_sum_i8_pairs_float(load32(&x.qs), load32(&y.qs));
+                acc = _mm256_fmadd_ps(d, q, acc);
+            }
+            hsum_float_8(acc)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q4_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ4_0>(w), as_blocks::<BlockQ8_0>(a));
+            let mut acc = _mm256_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
+                let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&x.qs), _mm256_set1_epi8(8));
+                let q = mul_sum_i8_pairs_float(qx, load32(&y.qs));
+                acc = _mm256_fmadd_ps(d, q, acc);
+            }
+            hsum_float_8(acc)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q4_1_q8_1_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ4_1>(w), as_blocks::<BlockQ8_1>(a));
+            let mut acc = _mm256_setzero_ps();
+            let mut summs = 0f32;
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                summs += f16_to_f32(x.m) * f16_to_f32(y.s);
+                let d0d1 = _mm256_mul_ps(
+                    _mm256_set1_ps(f16_to_f32(x.d)),
+                    _mm256_set1_ps(f16_to_f32(y.d)),
+                );
+                let xy = mul_sum_us8_pairs_float(bytes_from_nibbles_32(&x.qs), load32(&y.qs));
+                acc = _mm256_fmadd_ps(d0d1, xy, acc);
+            }
+            hsum_float_8(acc) + summs
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q5_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ5_0>(w), as_blocks::<BlockQ8_0>(a));
+            let mut acc = _mm256_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
+                let qx = bytes_from_nibbles_32(&x.qs);
+                // A clear 5th bit means value - 16: set the byte's top nibble (two's complement).
+                let hi =
+                    _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
+                let q = mul_sum_i8_pairs_float(_mm256_or_si256(qx, hi), load32(&y.qs));
+                acc = _mm256_fmadd_ps(d, q, acc);
+            }
+            hsum_float_8(acc)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q5_1_q8_1_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ5_1>(w), as_blocks::<BlockQ8_1>(a));
+            let mut acc = _mm256_setzero_ps();
+            let mut summs = 0f32;
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                let dx = _mm256_set1_ps(f16_to_f32(x.d));
+                summs += f16_to_f32(x.m) * f16_to_f32(y.s);
+                let hi = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
+                let qx = _mm256_or_si256(bytes_from_nibbles_32(&x.qs), hi);
+                let dy = _mm256_set1_ps(f16_to_f32(y.d));
+                let q = mul_sum_us8_pairs_float(qx, load32(&y.qs));
+                acc = _mm256_fmadd_ps(q, _mm256_mul_ps(dx, dy), acc);
+            }
+            hsum_float_8(acc) + summs
+        }
+
+        /// 32 IQ4 indices (16 bytes) looked up in the non-linear table: low nibbles, then high.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn iq4_lookup(values: __m128i, qs: &[u8]) -> __m256i {
+            let m4 = _mm_set1_epi8(0x0f);
+            let bits = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+            _mm256_set_m128i(
+                _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16::<4>(bits), m4)),
+                _mm_shuffle_epi8(values, _mm_and_si128(bits, m4)),
+            )
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn iq4_nl_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockIQ4NL>(w), as_blocks::<BlockQ8_0>(a));
+            let nb = (n / QK).min(xs.len()).min(ys.len());
+            let values = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr() as *const __m128i);
+            let mone = _mm256_set1_epi16(1);
+            let (mut acc1, mut acc2) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut ib = 0;
+            while ib + 1 < nb {
+                let (x1, x2, y1, y2) = (&xs[ib], &xs[ib + 1], &ys[ib], &ys[ib + 1]);
+                let p1 = _mm256_madd_epi16(
+                    mul_add_epi8(iq4_lookup(values, &x1.qs), load32(&y1.qs)),
+                    mone,
+                );
+                let p2 = _mm256_madd_epi16(
+                    mul_add_epi8(iq4_lookup(values, &x2.qs), load32(&y2.qs)),
+                    mone,
+                );
+                acc1 = _mm256_fmadd_ps(
+                    _mm256_set1_ps(f16_to_f32(y1.d) * f16_to_f32(x1.d)),
+                    _mm256_cvtepi32_ps(p1),
+                    acc1,
+                );
+                acc2 = _mm256_fmadd_ps(
+                    _mm256_set1_ps(f16_to_f32(y2.d) * f16_to_f32(x2.d)),
+                    _mm256_cvtepi32_ps(p2),
+                    acc2,
+                );
+                ib += 2;
+            }
+            let mut sumf = hsum_float_8(_mm256_add_ps(acc1, acc2));
+            // An odd last block, scalar as in ggml.
+            for (x, y) in xs[ib..nb].iter().zip(&ys[ib..nb]) {
+                let d = f16_to_f32(y.d) * f16_to_f32(x.d);
+                let (mut s1, mut s2) = (0i32, 0i32);
+                for j in 0..QK / 2 {
+                    s1 += y.qs[j] as i8 as i32 * KVALUES_IQ4NL[(x.qs[j] & 0xf) as usize] as i32;
+                    s2 += y.qs[j + QK / 2] as i8 as i32
+                        * KVALUES_IQ4NL[(x.qs[j] >> 4) as usize] as i32;
+                }
+                sumf += d * (s1 + s2) as f32;
+            }
+            sumf
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn iq4_xs_q8_k_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockIQ4XS>(w), as_blocks::<BlockQ8K>(a));
+            let values = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr() as *const __m128i);
+            let mut acc = _mm256_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
+                let mut sh = u16::from_le_bytes(x.scales_h) as i32;
+                let (mut s1, mut s2) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                for ib in (0..QK_K / 32).step_by(2) {
+                    let q4b1 = iq4_lookup(values, &x.qs[ib * 16..]);
+                    let q4b2 = iq4_lookup(values, &x.qs[ib * 16 + 16..]);
+                    let p1 = mul_add_epi8(q4b1, load32(&y.qs[ib * 32..]));
+                    let p2 = mul_add_epi8(q4b2, load32(&y.qs[ib * 32 + 32..]));
+                    let sl = x.scales_l[ib / 2] as i32;
+                    let ls1 = ((sl & 0xf) | ((sh << 4) & 0x30)) - 32;
+                    let ls2 = ((sl >> 4) | ((sh << 2) & 0x30)) - 32;
+                    sh >>= 4;
+                    s1 = _mm256_add_epi32(_mm256_madd_epi16(p1, _mm256_set1_epi16(ls1 as i16)), s1);
+                    s2 = _mm256_add_epi32(_mm256_madd_epi16(p2, _mm256_set1_epi16(ls2 as i16)), s2);
+                }
+                let d = f16_to_f32(x.d) * f32::from_le_bytes(y.d);
+                acc = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d),
+                    _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
+                    acc,
+                );
+            }
+            hsum_float_8(acc)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q4_k_q8_k_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            const KMASK1: u32 = 0x3f3f3f3f;
+            const KMASK2: u32 = 0x0f0f0f0f;
+            const KMASK3: u32 = 0x03030303;
+            let (xs, ys) = (as_blocks::<BlockQ4K>(w), as_blocks::<BlockQ8K>(a));
+            let m4 = _mm256_set1_epi8(0xF);
+            let mut acc = _mm256_setzero_ps();
+            let mut acc_m = _mm_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
+                let yd = f32::from_le_bytes(y.d);
+                let d = yd * f16_to_f32(x.d);
+                let dmin = -yd * f16_to_f32(x.dmin);
+                // The 12 scale bytes hold 8 six-bit scales and 8 six-bit mins; rearrange them
+                // into 8 scale bytes then 8 min bytes.
+                let s = &x.scales;
+                let mut u = [
+                    u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+                    u32::from_le_bytes([s[4], s[5], s[6], s[7]]),
+                    u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
+                    0,
+                ];
+                u[3] = ((u[2] >> 4) & KMASK2) | (((u[1] >> 6) & KMASK3) << 4);
+                let uaux = u[1] & KMASK1;
+                u[1] = (u[2] & KMASK2) | (((u[0] >> 6) & KMASK3) << 4);
+                u[2] = uaux;
+                u[0] &= KMASK1;
+                let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+                    u[3] as i32,
+                    u[2] as i32,
+                    u[1] as i32,
+                    u[0] as i32,
+                ));
+                let q8sums = load32(&y.bsums);
+                let q8s = _mm_hadd_epi16(
+                    _mm256_extracti128_si256::<0>(q8sums),
+                    _mm256_extracti128_si256::<1>(q8sums),
+                );
+                let prod = _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_and_scales), q8s);
+                acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
+
+                let sc128 = _mm256_extracti128_si256::<0>(mins_and_scales);
+                let scales = _mm256_set_m128i(sc128, sc128);
+                let mut sumi = _mm256_setzero_si256();
+                for j in 0..QK_K / 64 {
+                    let scale_l = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j));
+                    let scale_h = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j + 1));
+                    let q4bits = load32(&x.qs[32 * j..]);
+                    let q4l = _mm256_and_si256(q4bits, m4);
+                    let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
+                    let p16l = _mm256_madd_epi16(
+                        scale_l,
+                        _mm256_maddubs_epi16(q4l, load32(&y.qs[64 * j..])),
+                    );
+                    let p16h = _mm256_madd_epi16(
+                        scale_h,
+                        _mm256_maddubs_epi16(q4h, load32(&y.qs[64 * j + 32..])),
+                    );
+                    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p16l, p16h));
+                }
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            }
+            acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+            acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+            hsum_float_8(acc) + _mm_cvtss_f32(acc_m)
+        }
+
+        /// Shuffle picking 16-bit scale `i` into every 16-bit lane.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn scale_shuffle_k4(i: usize) -> __m256i {
+            _mm256_set1_epi16((((2 * i + 1) << 8) | (2 * i)) as i16)
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q6_k_q8_k_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            let (xs, ys) = (as_blocks::<BlockQ6K>(w), as_blocks::<BlockQ8K>(a));
+            let m3 = _mm256_set1_epi8(3);
+            let m15 = _mm256_set1_epi8(15);
+            let mut acc = _mm256_setzero_ps();
+            for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
+                let d = f32::from_le_bytes(y.d) * f16_to_f32(x.d);
+                let q8sums = load32(&y.bsums);
+                let scales = _mm_loadu_si128(x.scales.as_ptr() as *const __m128i);
+                let scales_16 = _mm256_cvtepi8_epi16(scales);
+                // The 6-bit values are stored +32: subtract 32·Σ scale·q8 once per block.
+                let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(q8sums, scales_16));
+                let mut sumi = _mm256_setzero_si256();
+                for j in 0..QK_K / 128 {
+                    let q4bits1 = load32(&x.ql[64 * j..]);
+                    let q4bits2 = load32(&x.ql[64 * j + 32..]);
+                    let q4bits_h = load32(&x.qh[32 * j..]);
+                    let q4h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(q4bits_h, m3));
+                    let q4h1 =
+                        _mm256_slli_epi16::<2>(_mm256_and_si256(q4bits_h, _mm256_set1_epi8(12)));
+                    let q4h2 = _mm256_and_si256(q4bits_h, _mm256_set1_epi8(48));
+                    let q4h3 =
+                        _mm256_srli_epi16::<2>(_mm256_and_si256(q4bits_h, _mm256_set1_epi8(-64)));
+                    let q0 = _mm256_or_si256(_mm256_and_si256(q4bits1, m15), q4h0);
+                    let q1 = _mm256_or_si256(_mm256_and_si256(q4bits2, m15), q4h1);
+                    let q2 = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits1), m15),
+                        q4h2,
+                    );
+                    let q3 = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits2), m15),
+                        q4h3,
+                    );
+                    let p0 = _mm256_maddubs_epi16(q0, load32(&y.qs[128 * j..]));
+                    let p1 = _mm256_maddubs_epi16(q1, load32(&y.qs[128 * j + 32..]));
+                    let p2 = _mm256_maddubs_epi16(q2, load32(&y.qs[128 * j + 64..]));
+                    let p3 = _mm256_maddubs_epi16(q3, load32(&y.qs[128 * j + 96..]));
+                    let is = 4 * j;
+                    let p0 = _mm256_madd_epi16(
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, scale_shuffle_q6(is))),
+                        p0,
+                    );
+                    let p1 = _mm256_madd_epi16(
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, scale_shuffle_q6(is + 1))),
+                        p1,
+                    );
+                    let p2 = _mm256_madd_epi16(
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, scale_shuffle_q6(is + 2))),
+                        p2,
+                    );
+                    let p3 = _mm256_madd_epi16(
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, scale_shuffle_q6(is + 3))),
+                        p3,
+                    );
+                    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+                    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p2, p3));
+                }
+                sumi = _mm256_sub_epi32(sumi, q8sclsub);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            }
+            hsum_float_8(acc)
+        }
+
+        /// Shuffle picking scale byte `2i` into bytes 0..8 and `2i+1` into bytes 8..16.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn scale_shuffle_q6(i: usize) -> __m128i {
+            let lo = (2 * i) as u64 * 0x0101010101010101;
+            let hi = (2 * i + 1) as u64 * 0x0101010101010101;
+            _mm_set_epi64x(hi as i64, lo as i64)
+        }
+
+        // Safe entry points. SAFETY (all): `dot.rs` hands these out only for an ISA whose CPU
+        // features runtime detection confirmed, which are the features the `_impl` functions
+        // are compiled for; the `_impl` functions read only within the slices they are given.
+        pub(crate) fn q8_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q8_0_q8_0_impl(n, w, a) }
+        }
+        pub(crate) fn q4_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q4_0_q8_0_impl(n, w, a) }
+        }
+        pub(crate) fn q4_1_q8_1(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q4_1_q8_1_impl(n, w, a) }
+        }
+        pub(crate) fn q5_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q5_0_q8_0_impl(n, w, a) }
+        }
+        pub(crate) fn q5_1_q8_1(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q5_1_q8_1_impl(n, w, a) }
+        }
+        pub(crate) fn iq4_nl_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { iq4_nl_q8_0_impl(n, w, a) }
+        }
+        pub(crate) fn iq4_xs_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { iq4_xs_q8_k_impl(n, w, a) }
+        }
+        pub(crate) fn q4_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q4_k_q8_k_impl(n, w, a) }
+        }
+        pub(crate) fn q6_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            unsafe { q6_k_q8_k_impl(n, w, a) }
+        }
+    };
+}
+
+/// AVX2 + FMA (+F16C-free: half scales are converted in integer code).
+pub(crate) mod avx2 {
+    x86_kernels!("avx2,fma", false);
+}
+
+/// The AVX2 kernels with AVX-512 VNNI's `vpdpbusd` (256-bit, needs AVX512VL) for u8×i8 sums.
+pub(crate) mod avx512 {
+    x86_kernels!("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni", true);
+}
