@@ -146,13 +146,14 @@ impl Config {
         {
             return bad("hyperparameters", format!("zero dimension in {self:?}"));
         }
-        if self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
+        if self.n_head_kv == 0 || !self.n_head.is_multiple_of(self.n_head_kv) {
             return bad(
                 "attention.head_count_kv",
                 format!("{} does not divide {} heads", self.n_head_kv, self.n_head),
             );
         }
-        if self.head_dim == 0 || self.rope_dims > self.head_dim || self.rope_dims % 2 != 0 {
+        if self.head_dim == 0 || self.rope_dims > self.head_dim || !self.rope_dims.is_multiple_of(2)
+        {
             return bad(
                 "rope.dimension_count",
                 format!("{} with head dim {}", self.rope_dims, self.head_dim),
