@@ -42,7 +42,7 @@ fn main() {
             ty.to_string(),
             (n * rows) as f64 / deq / 1e6
         );
-        for isa in [Isa::Scalar, Isa::Avx2] {
+        for isa in Isa::ALL {
             let Ok(k) = VecDotKernel::with_isa(ty, isa) else {
                 continue;
             };

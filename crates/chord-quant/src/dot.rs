@@ -17,12 +17,17 @@ use std::sync::OnceLock;
 /// Obtain one through [`VecDotKernel`], which checks lengths once per tensor.
 pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 
+/// One weight row against four activation rows at once (prefill: the weight block is unpacked
+/// once for four tokens). Per token it returns exactly what the [`VecDotFn`] of the same kernel
+/// returns, so batching never changes results. Length rules as for [`VecDotFn`].
+pub type VecDot4Fn = fn(usize, &[u8], [&[u8]; 4]) -> [f32; 4];
+
 /// Instruction-set flavour of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// Portable code (also what wasm32 runs).
     Scalar,
-    /// x86_64 with AVX2 and FMA.
+    /// x86_64 with AVX2, FMA and F16C.
     Avx2,
     /// x86_64 with AVX2, FMA and AVX-512 F/BW/VL/VNNI.
     Avx512,
@@ -52,7 +57,9 @@ impl Isa {
 
 #[cfg(target_arch = "x86_64")]
 fn avx2_detected() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -195,6 +202,36 @@ macro_rules! x86_table {
 #[cfg(target_arch = "x86_64")]
 use x86_table;
 
+/// The four-token kernels that exist (hand-written x86 only).
+fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! t4 {
+            ($m:path) => {{
+                use $m as k;
+                match w {
+                    GgmlType::Q8_0 => Some(k::q8_0_q8_0_x4 as VecDot4Fn),
+                    GgmlType::Q4_0 => Some(k::q4_0_q8_0_x4 as VecDot4Fn),
+                    GgmlType::Q5_0 => Some(k::q5_0_q8_0_x4 as VecDot4Fn),
+                    GgmlType::Q4_K => Some(k::q4_k_q8_k_x4 as VecDot4Fn),
+                    GgmlType::Q6_K => Some(k::q6_k_q8_k_x4 as VecDot4Fn),
+                    _ => None,
+                }
+            }};
+        }
+        match isa {
+            Isa::Avx2 => t4!(crate::x86::avx2),
+            Isa::Avx512 => t4!(crate::x86::avx512),
+            Isa::Scalar => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, isa);
+        None
+    }
+}
+
 /// The activation type llama.cpp pairs with weight type `w` (`type_traits_cpu[w].vec_dot_type`).
 pub fn vec_dot_type(w: GgmlType) -> Result<GgmlType, QuantError> {
     use GgmlType::*;
@@ -264,6 +301,7 @@ pub struct VecDotKernel {
     /// E.g. `vec_dot_q6_K_q8_K/scalar`.
     pub name: &'static str,
     f: VecDotFn,
+    f4: Option<VecDot4Fn>,
 }
 
 impl VecDotKernel {
@@ -285,12 +323,18 @@ impl VecDotKernel {
             isa,
             name: full_name(base, isa),
             f,
+            f4: lookup4(w_ty, isa),
         })
     }
 
     /// The raw function pointer (no length checks; see [`VecDotFn`]).
     pub fn func(&self) -> VecDotFn {
         self.f
+    }
+
+    /// The four-token kernel, where this type and flavour have one (see [`VecDot4Fn`]).
+    pub fn func4(&self) -> Option<VecDot4Fn> {
+        self.f4
     }
 
     /// Bytes of one weight row and one activation row of length `n`, or an error if `n` is not a

@@ -61,7 +61,7 @@ pub mod legacy;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDotFn, VecDotKernel};
+pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel};
 
 use block::{as_blocks, as_blocks_mut};
 use chord_gguf::GgmlType;

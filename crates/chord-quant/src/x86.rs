@@ -14,13 +14,22 @@
 
 macro_rules! x86_kernels {
     ($feat:literal, $vnni:literal) => {
-        use crate::block::{as_blocks, f16_to_f32};
+        use crate::block::as_blocks;
         use crate::iq::{BlockIQ4_NL as BlockIQ4NL, BlockIQ4_XS as BlockIQ4XS, KVALUES_IQ4NL};
         use crate::k::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K};
         use crate::legacy::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
         use core::arch::x86_64::*;
 
         const QK: usize = 32;
+
+        /// IEEE half to f32 with F16C (exact, like the portable conversion).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn f16_to_f32(b: [u8; 2]) -> f32 {
+            _mm_cvtss_f32(_mm_cvtph_ps(
+                _mm_cvtsi32_si128(u16::from_le_bytes(b) as i32),
+            ))
+        }
 
         #[inline]
         #[target_feature(enable = $feat)]
@@ -405,6 +414,233 @@ macro_rules! x86_kernels {
             _mm_set_epi64x(hi as i64, lo as i64)
         }
 
+        /// Legacy 32-element blocks against 4 activation rows: each weight block is unpacked
+        /// once (signed bytes in `qx`) and dotted with the 4 tokens' blocks; per token the
+        /// operations and their order are exactly the single-row kernel's.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn legacy_x4<X: crate::block::Block>(
+            n: usize,
+            w: &[u8],
+            a: [&[u8]; 4],
+            unpack: impl Fn(&X) -> (f32, __m256i),
+        ) -> [f32; 4] {
+            let xs = as_blocks::<X>(w);
+            let ys = a.map(as_blocks::<BlockQ8_0>);
+            let nb = (n / QK)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for i in 0..nb {
+                let (dx, qx) = unpack(&xs[i]);
+                let ax = _mm256_sign_epi8(qx, qx);
+                for t in 0..4 {
+                    let y = &ys[t][i];
+                    let d = _mm256_set1_ps(dx * f16_to_f32(y.d));
+                    let sy = _mm256_sign_epi8(load32(&y.qs), qx);
+                    acc[t] = _mm256_fmadd_ps(d, mul_sum_us8_pairs_float(ax, sy), acc[t]);
+                }
+            }
+            [
+                hsum_float_8(acc[0]),
+                hsum_float_8(acc[1]),
+                hsum_float_8(acc[2]),
+                hsum_float_8(acc[3]),
+            ]
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q8_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            legacy_x4::<BlockQ8_0>(n, w, a, |x| (f16_to_f32(x.d), load32(&x.qs)))
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q4_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            legacy_x4::<BlockQ4_0>(n, w, a, |x| {
+                let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&x.qs), _mm256_set1_epi8(8));
+                (f16_to_f32(x.d), qx)
+            })
+        }
+
+        #[target_feature(enable = $feat)]
+        unsafe fn q5_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            legacy_x4::<BlockQ5_0>(n, w, a, |x| {
+                let hi =
+                    _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
+                (
+                    f16_to_f32(x.d),
+                    _mm256_or_si256(bytes_from_nibbles_32(&x.qs), hi),
+                )
+            })
+        }
+
+        /// Q4_K against 4 activation rows (scales and nibbles unpacked once per block).
+        #[target_feature(enable = $feat)]
+        unsafe fn q4_k_q8_k_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            const KMASK1: u32 = 0x3f3f3f3f;
+            const KMASK2: u32 = 0x0f0f0f0f;
+            const KMASK3: u32 = 0x03030303;
+            let xs = as_blocks::<BlockQ4K>(w);
+            let ys = a.map(as_blocks::<BlockQ8K>);
+            let nb = (n / QK_K)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+            let m4 = _mm256_set1_epi8(0xF);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut acc_m = [_mm_setzero_ps(); 4];
+            for i in 0..nb {
+                let x = &xs[i];
+                let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
+                let s = &x.scales;
+                let mut u = [
+                    u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+                    u32::from_le_bytes([s[4], s[5], s[6], s[7]]),
+                    u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
+                    0,
+                ];
+                u[3] = ((u[2] >> 4) & KMASK2) | (((u[1] >> 6) & KMASK3) << 4);
+                let uaux = u[1] & KMASK1;
+                u[1] = (u[2] & KMASK2) | (((u[0] >> 6) & KMASK3) << 4);
+                u[2] = uaux;
+                u[0] &= KMASK1;
+                let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+                    u[3] as i32,
+                    u[2] as i32,
+                    u[1] as i32,
+                    u[0] as i32,
+                ));
+                let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
+                let sc128 = _mm256_extracti128_si256::<0>(mins_and_scales);
+                let scales = _mm256_set_m128i(sc128, sc128);
+                let mut q4 = [_mm256_setzero_si256(); 8];
+                let mut sc = [_mm256_setzero_si256(); 8];
+                for j in 0..QK_K / 64 {
+                    let q4bits = load32(&x.qs[32 * j..]);
+                    q4[2 * j] = _mm256_and_si256(q4bits, m4);
+                    q4[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits), m4);
+                    sc[2 * j] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j));
+                    sc[2 * j + 1] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j + 1));
+                }
+                for t in 0..4 {
+                    let y = &ys[t][i];
+                    let yd = f32::from_le_bytes(y.d);
+                    let d = yd * xd;
+                    let dmin = -yd * xdmin;
+                    let q8sums = load32(&y.bsums);
+                    let q8s = _mm_hadd_epi16(
+                        _mm256_extracti128_si256::<0>(q8sums),
+                        _mm256_extracti128_si256::<1>(q8sums),
+                    );
+                    let prod = _mm_madd_epi16(mins, q8s);
+                    acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[t]);
+                    let mut sumi = _mm256_setzero_si256();
+                    for j in 0..QK_K / 64 {
+                        let p16l = _mm256_madd_epi16(
+                            sc[2 * j],
+                            _mm256_maddubs_epi16(q4[2 * j], load32(&y.qs[64 * j..])),
+                        );
+                        let p16h = _mm256_madd_epi16(
+                            sc[2 * j + 1],
+                            _mm256_maddubs_epi16(q4[2 * j + 1], load32(&y.qs[64 * j + 32..])),
+                        );
+                        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p16l, p16h));
+                    }
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                }
+            }
+            let mut out = [0f32; 4];
+            for t in 0..4 {
+                let mut m = acc_m[t];
+                m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+                m = _mm_add_ss(m, _mm_movehdup_ps(m));
+                out[t] = hsum_float_8(acc[t]) + _mm_cvtss_f32(m);
+            }
+            out
+        }
+
+        /// Q6_K against 4 activation rows (6-bit values and scales unpacked once per block).
+        #[target_feature(enable = $feat)]
+        unsafe fn q6_k_q8_k_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            let xs = as_blocks::<BlockQ6K>(w);
+            let ys = a.map(as_blocks::<BlockQ8K>);
+            let nb = (n / QK_K)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+            let m3 = _mm256_set1_epi8(3);
+            let m15 = _mm256_set1_epi8(15);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for i in 0..nb {
+                let x = &xs[i];
+                let xd = f16_to_f32(x.d);
+                let scales = _mm_loadu_si128(x.scales.as_ptr() as *const __m128i);
+                let scales_16 = _mm256_cvtepi8_epi16(scales);
+                let mut q = [_mm256_setzero_si256(); 8];
+                let mut sc = [_mm256_setzero_si256(); 8];
+                for j in 0..QK_K / 128 {
+                    let q4bits1 = load32(&x.ql[64 * j..]);
+                    let q4bits2 = load32(&x.ql[64 * j + 32..]);
+                    let q4bits_h = load32(&x.qh[32 * j..]);
+                    let q4h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(q4bits_h, m3));
+                    let q4h1 =
+                        _mm256_slli_epi16::<2>(_mm256_and_si256(q4bits_h, _mm256_set1_epi8(12)));
+                    let q4h2 = _mm256_and_si256(q4bits_h, _mm256_set1_epi8(48));
+                    let q4h3 =
+                        _mm256_srli_epi16::<2>(_mm256_and_si256(q4bits_h, _mm256_set1_epi8(-64)));
+                    q[4 * j] = _mm256_or_si256(_mm256_and_si256(q4bits1, m15), q4h0);
+                    q[4 * j + 1] = _mm256_or_si256(_mm256_and_si256(q4bits2, m15), q4h1);
+                    q[4 * j + 2] = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits1), m15),
+                        q4h2,
+                    );
+                    q[4 * j + 3] = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(q4bits2), m15),
+                        q4h3,
+                    );
+                    for k in 0..4 {
+                        sc[4 * j + k] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(
+                            scales,
+                            scale_shuffle_q6(4 * j + k),
+                        ));
+                    }
+                }
+                for t in 0..4 {
+                    let y = &ys[t][i];
+                    let d = f32::from_le_bytes(y.d) * xd;
+                    let q8sclsub =
+                        _mm256_slli_epi32::<5>(_mm256_madd_epi16(load32(&y.bsums), scales_16));
+                    let mut sumi = _mm256_setzero_si256();
+                    for j in 0..QK_K / 128 {
+                        let p0 = _mm256_madd_epi16(
+                            sc[4 * j],
+                            _mm256_maddubs_epi16(q[4 * j], load32(&y.qs[128 * j..])),
+                        );
+                        let p1 = _mm256_madd_epi16(
+                            sc[4 * j + 1],
+                            _mm256_maddubs_epi16(q[4 * j + 1], load32(&y.qs[128 * j + 32..])),
+                        );
+                        let p2 = _mm256_madd_epi16(
+                            sc[4 * j + 2],
+                            _mm256_maddubs_epi16(q[4 * j + 2], load32(&y.qs[128 * j + 64..])),
+                        );
+                        let p3 = _mm256_madd_epi16(
+                            sc[4 * j + 3],
+                            _mm256_maddubs_epi16(q[4 * j + 3], load32(&y.qs[128 * j + 96..])),
+                        );
+                        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+                        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p2, p3));
+                    }
+                    sumi = _mm256_sub_epi32(sumi, q8sclsub);
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                }
+            }
+            [
+                hsum_float_8(acc[0]),
+                hsum_float_8(acc[1]),
+                hsum_float_8(acc[2]),
+                hsum_float_8(acc[3]),
+            ]
+        }
+
         // Safe entry points. SAFETY (all): `dot.rs` hands these out only for an ISA whose CPU
         // features runtime detection confirmed, which are the features the `_impl` functions
         // are compiled for; the `_impl` functions read only within the slices they are given.
@@ -435,15 +671,30 @@ macro_rules! x86_kernels {
         pub(crate) fn q6_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
             unsafe { q6_k_q8_k_impl(n, w, a) }
         }
+        pub(crate) fn q8_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q8_0_q8_0_x4_impl(n, w, a) }
+        }
+        pub(crate) fn q4_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q4_0_q8_0_x4_impl(n, w, a) }
+        }
+        pub(crate) fn q5_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q5_0_q8_0_x4_impl(n, w, a) }
+        }
+        pub(crate) fn q4_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q4_k_q8_k_x4_impl(n, w, a) }
+        }
+        pub(crate) fn q6_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q6_k_q8_k_x4_impl(n, w, a) }
+        }
     };
 }
 
-/// AVX2 + FMA (+F16C-free: half scales are converted in integer code).
+/// AVX2 + FMA + F16C.
 pub(crate) mod avx2 {
-    x86_kernels!("avx2,fma", false);
+    x86_kernels!("avx2,fma,f16c", false);
 }
 
 /// The AVX2 kernels with AVX-512 VNNI's `vpdpbusd` (256-bit, needs AVX512VL) for u8×i8 sums.
 pub(crate) mod avx512 {
-    x86_kernels!("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni", true);
+    x86_kernels!("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", true);
 }

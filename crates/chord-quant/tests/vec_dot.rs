@@ -362,3 +362,45 @@ fn vec_dot_checks_lengths() {
     let k = VecDotKernel::new(GgmlType::Q4_K).unwrap();
     assert_eq!(k.dot(n, &w[..100], &a), 0.0);
 }
+
+/// The four-token kernels return, per token, exactly the single-row kernel's bits (so a
+/// prompt's logits do not depend on how its tokens were grouped), for every type and flavour
+/// that has one, on random blocks.
+#[test]
+fn four_token_kernels_equal_the_single_row_kernel() {
+    let mut rng = Rng::new(4);
+    let mut checked = 0;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for w_ty in WEIGHT_TYPES {
+            let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
+            let Some(f4) = k.func4() else { continue };
+            for n in [256usize, 4864] {
+                if row_bytes(w_ty, n).is_err() {
+                    continue;
+                }
+                let w = random_weights(w_ty, n, &mut rng);
+                let acts: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+                        let mut a = vec![0u8; row_bytes(k.act_ty, n).unwrap()];
+                        quantize_activation(k.act_ty, &x, &mut a).unwrap();
+                        a
+                    })
+                    .collect();
+                let got = f4(n, &w, [&acts[0], &acts[1], &acts[2], &acts[3]]);
+                for t in 0..4 {
+                    assert_eq!(
+                        got[t].to_bits(),
+                        k.dot(n, &w, &acts[t]).to_bits(),
+                        "{w_ty} {} n={n} token {t}",
+                        isa.name()
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    if Isa::Avx2.is_available() {
+        assert!(checked >= 10, "{checked}");
+    }
+}
