@@ -7,6 +7,7 @@
 //! needs everything resident will grow this trait (see ARCHITECTURE.md).
 
 use crate::error::Result;
+use crate::kv_cache::KvSlice;
 use crate::ops;
 use chord_gguf::GgmlType;
 
@@ -27,9 +28,9 @@ pub struct AttentionArgs<'a> {
     /// Queries, `n_tokens × n_head × head_dim`, already rotated.
     pub q: &'a [f32],
     /// Cached keys of this layer, `n_ctx × n_head_kv × head_dim` (rows beyond the used part unused).
-    pub k: &'a [f32],
+    pub k: KvSlice<'a>,
     /// Cached values of this layer, same layout as `k`.
-    pub v: &'a [f32],
+    pub v: KvSlice<'a>,
     /// Output, `n_tokens × n_head × head_dim`.
     pub out: &'a mut [f32],
     pub n_tokens: usize,
@@ -52,6 +53,21 @@ pub trait Backend: Send + Sync {
     /// `y[t·rows + r] = Σ_c W[r, c] · x[t·cols + c]` for `t < n_tokens`, with the activations
     /// quantized to the weight type's dot-product partner exactly as llama.cpp does.
     fn matmul(&self, w: MatRef<'_>, x: &[f32], n_tokens: usize, y: &mut [f32]) -> Result<()>;
+
+    /// Several products of the same input, `ys[i] = ws[i] · x` (Q/K/V, gate/up): a backend can
+    /// prepare (quantize) the input once and run all of them in one dispatch.
+    fn matmul_multi(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        n_tokens: usize,
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        for (w, y) in ws.iter().zip(ys.iter_mut()) {
+            self.matmul(*w, x, n_tokens, y)?;
+        }
+        Ok(())
+    }
 
     /// Causal (optionally sliding-window) multi-head attention with grouped KV heads.
     fn attention(&self, a: AttentionArgs<'_>) -> Result<()> {

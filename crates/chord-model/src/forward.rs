@@ -6,8 +6,9 @@
 use crate::backend::{AttentionArgs, Backend};
 use crate::config::{Activation, Config, RopeMode};
 use crate::error::{ModelError, Result};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{KvCache, KvType};
 use crate::ops;
+use crate::profile::{self as prof, OpKind, Profile};
 use crate::weights::{ModelFile, TensorRef, Weights};
 
 /// Which logits a forward pass returns.
@@ -47,6 +48,7 @@ struct Segment {
 #[derive(Default)]
 pub struct Scratch {
     segs: Vec<Segment>,
+    profile: Option<Profile>,
     x: Vec<f32>,
     xn: Vec<f32>,
     q: Vec<f32>,
@@ -59,6 +61,20 @@ pub struct Scratch {
     scores: Vec<f32>,
     rope: Vec<f32>,
     logits: Vec<f32>,
+}
+
+impl Scratch {
+    /// Turns per-op timing on (or off) for the forward passes using this scratch.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = if on { Some(Profile::default()) } else { None };
+    }
+    /// Time per op kind so far, if profiling is on.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+    pub fn profile_mut(&mut self) -> Option<&mut Profile> {
+        self.profile.as_mut()
+    }
 }
 
 fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
@@ -85,8 +101,14 @@ impl Model {
         Model::load(ModelFile::open(path)?)
     }
 
+    /// A KV cache of `n_ctx` positions in F16 (llama.cpp's default).
     pub fn new_cache(&self, n_ctx: usize) -> KvCache {
-        KvCache::new(&self.config, n_ctx)
+        KvCache::new(&self.config, n_ctx, KvType::F16)
+    }
+
+    /// A KV cache of `n_ctx` positions with elements of `ty`.
+    pub fn new_cache_with(&self, n_ctx: usize, ty: KvType) -> KvCache {
+        KvCache::new(&self.config, n_ctx, ty)
     }
 
     /// Runs `tokens` at the next positions of `cache` and returns logits (see [`Logits`]).
@@ -146,6 +168,7 @@ impl Model {
         let max_ctx = s.segs.iter().map(|g| g.pos0 + g.n).max().unwrap_or(0);
 
         // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
+        let t0 = prof::start(&s.profile);
         let x = grow(&mut s.x, n * e);
         for (seq, g) in seqs.iter().zip(&s.segs) {
             self.embed(seq.tokens, &mut x[g.t0 * e..(g.t0 + g.n) * e])?;
@@ -153,27 +176,48 @@ impl Model {
         if c.embed_scale != 1.0 {
             x.iter_mut().for_each(|v| *v *= c.embed_scale);
         }
+        prof::stop(&mut s.profile, OpKind::Embed, t0);
 
         for (il, lw) in self.weights.layers.iter().enumerate() {
             // --- attention
+            let t0 = prof::start(&s.profile);
             let x = grow(&mut s.x, n * e);
             let xn = grow(&mut s.xn, n * e);
             ops::rms_norm_into(x, &lw.attn_norm, c.rms_eps, xn);
+            prof::stop(&mut s.profile, OpKind::Norm, t0);
+            let t0 = prof::start(&s.profile);
             let q = grow(&mut s.q, n * qd);
             let k = grow(&mut s.k, n * kvd);
             let v = grow(&mut s.v, n * kvd);
-            self.matmul(backend, &lw.wq, xn, n, q)?;
-            self.matmul(backend, &lw.wk, xn, n, k)?;
-            self.matmul(backend, &lw.wv, xn, n, v)?;
+            backend.matmul_multi(
+                &[
+                    self.file.mat(&lw.wq),
+                    self.file.mat(&lw.wk),
+                    self.file.mat(&lw.wv),
+                ],
+                xn,
+                n,
+                &mut [&mut *q, &mut *k, &mut *v],
+            )?;
+            prof::stop_split(
+                &mut s.profile,
+                &[parts(&lw.wq), parts(&lw.wk), parts(&lw.wv)],
+                t0,
+            );
+            let t0 = prof::start(&s.profile);
             if let (Some(bq), Some(bk), Some(bv)) = (&lw.bq, &lw.bk, &lw.bv) {
                 add_bias(q, bq);
                 add_bias(k, bk);
                 add_bias(v, bv);
             }
+            prof::stop(&mut s.profile, OpKind::Elementwise, t0);
+            let t0 = prof::start(&s.profile);
             if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
                 ops::rms_norm_rows(q, qn, c.rms_eps);
                 ops::rms_norm_rows(k, kn, c.rms_eps);
             }
+            prof::stop(&mut s.profile, OpKind::Norm, t0);
+            let t0 = prof::start(&s.profile);
             let base = if c.is_swa(il) {
                 c.rope_base_swa
             } else {
@@ -210,6 +254,8 @@ impl Model {
             if c.q_prescale != 1.0 {
                 q.iter_mut().for_each(|v| *v *= c.q_prescale);
             }
+            prof::stop(&mut s.profile, OpKind::Rope, t0);
+            let t0 = prof::start(&s.profile);
             let att = grow(&mut s.att, n * qd);
             let scores = grow(&mut s.scores, max_ctx);
             for (seq, g) in seqs.iter_mut().zip(&s.segs) {
@@ -232,8 +278,12 @@ impl Model {
                     scores: &mut scores[..g.pos0 + g.n],
                 })?;
             }
+            prof::stop(&mut s.profile, OpKind::Attention, t0);
+            let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
             self.matmul(backend, &lw.wo, att, n, proj)?;
+            prof::stop(&mut s.profile, OpKind::Matmul(lw.wo.ty), t0);
+            let t0 = prof::start(&s.profile);
             if let Some(pn) = &lw.post_attn_norm {
                 ops::rms_norm_rows(proj, pn, c.rms_eps);
             }
@@ -243,23 +293,37 @@ impl Model {
             // --- feed-forward
             let xn = grow(&mut s.xn, n * e);
             ops::rms_norm_into(x, &lw.ffn_norm, c.rms_eps, xn);
+            prof::stop(&mut s.profile, OpKind::Norm, t0);
+            let t0 = prof::start(&s.profile);
             let gate = grow(&mut s.gate, n * c.n_ff);
             let up = grow(&mut s.up, n * c.n_ff);
-            self.matmul(backend, &lw.gate, xn, n, gate)?;
-            self.matmul(backend, &lw.up, xn, n, up)?;
+            backend.matmul_multi(
+                &[self.file.mat(&lw.gate), self.file.mat(&lw.up)],
+                xn,
+                n,
+                &mut [&mut *gate, &mut *up],
+            )?;
+            prof::stop_split(&mut s.profile, &[parts(&lw.gate), parts(&lw.up)], t0);
+            let t0 = prof::start(&s.profile);
             match c.activation {
                 Activation::SiluGated => ops::swiglu(gate, up),
                 Activation::GeluGated => ops::geglu(gate, up),
             }
+            prof::stop(&mut s.profile, OpKind::Elementwise, t0);
+            let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
             self.matmul(backend, &lw.down, gate, n, proj)?;
+            prof::stop(&mut s.profile, OpKind::Matmul(lw.down.ty), t0);
+            let t0 = prof::start(&s.profile);
             if let Some(pn) = &lw.post_ffn_norm {
                 ops::rms_norm_rows(proj, pn, c.rms_eps);
             }
             add_into(grow(&mut s.x, n * e), proj);
+            prof::stop(&mut s.profile, OpKind::Norm, t0);
         }
 
         // Final norm and LM head, for the rows asked for (gathered contiguously).
+        let t0 = prof::start(&s.profile);
         let mut rows = 0;
         {
             let x = grow(&mut s.x, n * e);
@@ -275,9 +339,12 @@ impl Model {
             }
             ops::rms_norm_rows(&mut xn[..rows * e], &self.weights.output_norm, c.rms_eps);
         }
+        prof::stop(&mut s.profile, OpKind::Norm, t0);
+        let t0 = prof::start(&s.profile);
         let xn = &s.xn[..rows * e];
         let logits = grow(&mut s.logits, rows * c.n_vocab);
         self.matmul(backend, &self.weights.output, xn, rows, logits)?;
+        prof::stop(&mut s.profile, OpKind::Output(self.weights.output.ty), t0);
         if c.final_logit_softcap > 0.0 {
             let cap = c.final_logit_softcap;
             logits.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
@@ -313,6 +380,11 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// A matrix's type and bytes, for splitting a shared dispatch's time in the profile.
+fn parts(t: &TensorRef) -> (chord_gguf::GgmlType, usize) {
+    (t.ty, t.range.len())
 }
 
 fn add_bias(x: &mut [f32], b: &[f32]) {

@@ -1,29 +1,78 @@
-//! Key/value cache of one sequence: per layer, `n_ctx` rows of keys and of values (f32, the
-//! precision the reference outputs were made with). The context limit is explicit: a forward
-//! pass that would go past it is refused with `ContextFull`, nothing is written.
+//! Key/value cache of one sequence: per layer, `n_ctx` rows of keys and of values. The element
+//! type is F16 by default, as llama.cpp's (half the memory and bandwidth of attention), or F32
+//! (the precision the fidelity references were made with). The context limit is explicit: a
+//! forward pass that would go past it is refused with `ContextFull`, nothing is written.
 
 use crate::config::Config;
 use crate::error::{ModelError, Result};
+use half::f16;
+
+/// Element type of the cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KvType {
+    #[default]
+    F16,
+    F32,
+}
+
+impl KvType {
+    pub fn bytes(self) -> usize {
+        match self {
+            KvType::F16 => 2,
+            KvType::F32 => 4,
+        }
+    }
+}
+
+/// One layer's keys or values as stored.
+#[derive(Clone, Copy, Debug)]
+pub enum KvSlice<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}
+
+enum Store {
+    F32 { k: Vec<Vec<f32>>, v: Vec<Vec<f32>> },
+    F16 { k: Vec<Vec<f16>>, v: Vec<Vec<f16>> },
+}
 
 pub struct KvCache {
     n_ctx: usize,
     kv_dim: usize,
     /// Positions filled so far (the next token goes at this position).
     len: usize,
-    k: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
+    store: Store,
 }
 
 impl KvCache {
-    pub fn new(cfg: &Config, n_ctx: usize) -> Self {
+    pub fn new(cfg: &Config, n_ctx: usize, ty: KvType) -> Self {
         let kv_dim = cfg.kv_dim();
         let per_layer = n_ctx * kv_dim;
+        let store = match ty {
+            KvType::F32 => Store::F32 {
+                k: (0..cfg.n_layer).map(|_| vec![0.0; per_layer]).collect(),
+                v: (0..cfg.n_layer).map(|_| vec![0.0; per_layer]).collect(),
+            },
+            KvType::F16 => Store::F16 {
+                k: (0..cfg.n_layer)
+                    .map(|_| vec![f16::ZERO; per_layer])
+                    .collect(),
+                v: (0..cfg.n_layer)
+                    .map(|_| vec![f16::ZERO; per_layer])
+                    .collect(),
+            },
+        };
         Self {
             n_ctx,
             kv_dim,
             len: 0,
-            k: (0..cfg.n_layer).map(|_| vec![0.0; per_layer]).collect(),
-            v: (0..cfg.n_layer).map(|_| vec![0.0; per_layer]).collect(),
+            store,
+        }
+    }
+    pub fn kv_type(&self) -> KvType {
+        match self.store {
+            Store::F32 { .. } => KvType::F32,
+            Store::F16 { .. } => KvType::F16,
         }
     }
     pub fn n_ctx(&self) -> usize {
@@ -44,7 +93,11 @@ impl KvCache {
     }
     /// Bytes held (for memory accounting).
     pub fn bytes(&self) -> usize {
-        2 * self.k.len() * self.n_ctx * self.kv_dim * 4
+        let layers = match &self.store {
+            Store::F32 { k, .. } => k.len(),
+            Store::F16 { k, .. } => k.len(),
+        };
+        2 * layers * self.n_ctx * self.kv_dim * self.kv_type().bytes()
     }
 
     pub(crate) fn check_room(&self, n: usize) -> Result<()> {
@@ -56,14 +109,30 @@ impl KvCache {
         }
         Ok(())
     }
-    /// Stores keys and values of `n` tokens starting at the current length, in layer `il`.
+    /// Stores keys and values of `n` tokens starting at the current length, in layer `il`
+    /// (rounded to nearest-even f16 for an F16 cache, as ggml's copy into an F16 cache).
     pub(crate) fn write(&mut self, il: usize, k: &[f32], v: &[f32]) {
         let start = self.len * self.kv_dim;
-        self.k[il][start..start + k.len()].copy_from_slice(k);
-        self.v[il][start..start + v.len()].copy_from_slice(v);
+        match &mut self.store {
+            Store::F32 { k: kc, v: vc } => {
+                kc[il][start..start + k.len()].copy_from_slice(k);
+                vc[il][start..start + v.len()].copy_from_slice(v);
+            }
+            Store::F16 { k: kc, v: vc } => {
+                for (d, &s) in kc[il][start..start + k.len()].iter_mut().zip(k) {
+                    *d = f16::from_f32(s);
+                }
+                for (d, &s) in vc[il][start..start + v.len()].iter_mut().zip(v) {
+                    *d = f16::from_f32(s);
+                }
+            }
+        }
     }
-    pub(crate) fn layer(&self, il: usize) -> (&[f32], &[f32]) {
-        (&self.k[il], &self.v[il])
+    pub(crate) fn layer(&self, il: usize) -> (KvSlice<'_>, KvSlice<'_>) {
+        match &self.store {
+            Store::F32 { k, v } => (KvSlice::F32(&k[il]), KvSlice::F32(&v[il])),
+            Store::F16 { k, v } => (KvSlice::F16(&k[il]), KvSlice::F16(&v[il])),
+        }
     }
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;

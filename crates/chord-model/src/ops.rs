@@ -3,6 +3,7 @@
 //! per function), so our logits land as close to llama.cpp's as possible.
 
 use crate::backend::AttentionArgs;
+use crate::kv_cache::KvSlice;
 use half::f16;
 
 /// RMS norm, then multiply by `w`, in place over every `w.len()`-long row of `x`.
@@ -121,6 +122,23 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// A cache element read as f32.
+pub trait KvElem: Copy + Send + Sync {
+    fn to_f32(self) -> f32;
+}
+impl KvElem for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+impl KvElem for f16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
+}
+
 /// Reference attention (single-threaded): for each query token and head, scores over the
 /// visible keys, softmax, weighted sum of values.
 pub fn attention(a: AttentionArgs<'_>) {
@@ -138,29 +156,67 @@ pub fn attention(a: AttentionArgs<'_>) {
         window,
         scores,
     } = a;
-    let group = n_head / n_head_kv;
-    let kv_stride = n_head_kv * head_dim;
-    for t in 0..n_tokens {
-        let pos = pos0 + t;
-        let first = if window > 0 {
-            (pos + 1).saturating_sub(window)
+    let shape = Shape {
+        n_tokens,
+        pos0,
+        n_head,
+        n_head_kv,
+        head_dim,
+        scale,
+        window,
+    };
+    match (k, v) {
+        (KvSlice::F32(k), KvSlice::F32(v)) => attention_typed(&shape, q, k, v, out, scores),
+        (KvSlice::F16(k), KvSlice::F16(v)) => attention_typed(&shape, q, k, v, out, scores),
+        // One cache stores keys and values in one type; a mixed pair is a caller bug, and the
+        // output is left zeroed rather than computed from misread memory.
+        _ => out.fill(0.0),
+    }
+}
+
+struct Shape {
+    n_tokens: usize,
+    pos0: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    head_dim: usize,
+    scale: f32,
+    window: usize,
+}
+
+fn attention_typed<T: KvElem>(
+    sh: &Shape,
+    q: &[f32],
+    k: &[T],
+    v: &[T],
+    out: &mut [f32],
+    scores: &mut [f32],
+) {
+    let hd = sh.head_dim;
+    let group = sh.n_head / sh.n_head_kv;
+    let kv_stride = sh.n_head_kv * hd;
+    for t in 0..sh.n_tokens {
+        let pos = sh.pos0 + t;
+        let first = if sh.window > 0 {
+            (pos + 1).saturating_sub(sh.window)
         } else {
             0
         };
-        for h in 0..n_head {
+        for h in 0..sh.n_head {
             let g = h / group;
-            let qh = &q[(t * n_head + h) * head_dim..][..head_dim];
+            let qh = &q[(t * sh.n_head + h) * hd..][..hd];
             let s = &mut scores[..pos + 1 - first];
             for (j, sj) in (first..=pos).zip(s.iter_mut()) {
-                *sj = dot(qh, &k[j * kv_stride + g * head_dim..][..head_dim]) * scale;
+                let kj = &k[j * kv_stride + g * hd..][..hd];
+                *sj = qh.iter().zip(kj).map(|(x, y)| x * y.to_f32()).sum::<f32>() * sh.scale;
             }
             softmax(s);
-            let o = &mut out[(t * n_head + h) * head_dim..][..head_dim];
+            let o = &mut out[(t * sh.n_head + h) * hd..][..hd];
             o.fill(0.0);
             for (j, &p) in (first..=pos).zip(s.iter()) {
-                let vj = &v[j * kv_stride + g * head_dim..][..head_dim];
+                let vj = &v[j * kv_stride + g * hd..][..hd];
                 for (od, &vd) in o.iter_mut().zip(vj) {
-                    *od += p * vd;
+                    *od += p * vd.to_f32();
                 }
             }
         }

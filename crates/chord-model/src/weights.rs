@@ -114,6 +114,22 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Weight bytes one decoded token reads: every block matrix, the LM head, and one row of
+    /// the token embedding (norm vectors are negligible and not counted).
+    pub fn bytes_per_token(&self) -> usize {
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down]
+                    .iter()
+                    .map(|t| t.range.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        layers + self.output.range.len() + self.tok_embd.row_bytes()
+    }
+
     /// Finds and checks every tensor the config needs: present, of the expected shape, of a type
     /// we can compute with.
     pub fn load(file: &ModelFile, cfg: &Config) -> Result<Self> {
