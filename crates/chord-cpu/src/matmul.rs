@@ -1,10 +1,23 @@
+//! Quantized matrix products on the CPU: activations quantized once per input (shared by all
+//! the matrices that read it, e.g. Q/K/V), then rows of weights dealt out to the pool's threads
+//! in chunks from an atomic counter (a thread slowed by the OS takes fewer chunks).
+//!
+//! Decode (one token): each chunk is a run of weight rows, each row streamed once.
+//! Prefill (many tokens): each chunk is a tile of weight rows; within it, tokens are the outer
+//! loop and the tile's rows the inner one, so the tile (a few KiB) stays in L1 while every
+//! token's activation row passes over it.
+
+use crate::pool::ThreadPool;
 use chord_model::{Backend, MatRef, ModelError, Result};
+use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// CPU backend: a thread count and a reusable buffer for quantized activations.
+/// CPU backend: a persistent thread pool and a reusable buffer for quantized activations.
 pub struct CpuBackend {
-    n_threads: usize,
+    pool: ThreadPool,
     act: Mutex<Vec<u8>>,
+    isa: Isa,
 }
 
 impl CpuBackend {
@@ -18,52 +31,84 @@ impl CpuBackend {
             n_threads
         };
         Self {
-            n_threads: n,
+            pool: ThreadPool::new(n),
             act: Mutex::new(Vec::new()),
+            isa: chord_quant::selected_isa(),
         }
     }
+
+    /// A backend whose matrix products use kernel flavour `isa` rather than the process-wide
+    /// choice (to test or compare every path in one process); an error if the CPU lacks it.
+    pub fn with_isa(n_threads: usize, isa: Isa) -> Result<Self> {
+        if !isa.is_available() {
+            return Err(ModelError::Backend(format!(
+                "ISA {} is not available on this CPU",
+                isa.name()
+            )));
+        }
+        Ok(Self {
+            isa,
+            ..Self::new(n_threads)
+        })
+    }
+
+    /// The kernel flavour of the matrix products.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
     pub fn n_threads(&self) -> usize {
-        self.n_threads
+        self.pool.n_threads()
+    }
+    /// Runs `job(i, n)` on every thread of the pool (for ops beyond matmul).
+    pub fn parallel(&self, job: &(dyn Fn(usize, usize) + Sync)) {
+        self.pool.run(job)
     }
 }
 
-/// Output pointer shared by the threads of one matmul. Each thread writes only the rows of its
-/// own disjoint range, so no two threads touch the same element.
+/// Output pointer shared by the threads of one matmul. Each (token, row) element is written by
+/// exactly one thread (row chunks are handed out once), so no two threads touch the same element.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
-// SAFETY: see above: writes through it are to disjoint indices, and the scope joins all threads
-// before the borrow of `y` ends.
+// SAFETY: see above; `pool.run` joins all threads before the borrow of the outputs ends.
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
-    /// SAFETY: the caller guarantees `i` is in bounds of the output and that no other thread
-    /// writes index `i`.
-    unsafe fn write(self, i: usize, v: f32) {
-        unsafe { *self.0.add(i) = v };
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the raw field).
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
-impl Backend for CpuBackend {
-    fn name(&self) -> String {
-        format!(
-            "cpu ({} threads, {})",
-            self.n_threads,
-            chord_quant::selected_isa().name()
-        )
-    }
+/// One matrix of a (multi-)matmul, checked and ready.
+struct Job<'a> {
+    w: MatRef<'a>,
+    dot: VecDotFn,
+    dot4: Option<VecDot4Fn>,
+    w_row: usize,
+    out: OutPtr,
+}
 
-    fn matmul(&self, w: MatRef<'_>, x: &[f32], n_tokens: usize, y: &mut [f32]) -> Result<()> {
+/// Tile height for prefill: rows whose weights stay in L1 while all tokens pass.
+const TILE_ROWS: usize = 16;
+
+impl CpuBackend {
+    fn check<'a>(
+        &self,
+        w: MatRef<'a>,
+        x_len: usize,
+        n_tokens: usize,
+        y: &mut [f32],
+    ) -> Result<(VecDotKernel, Job<'a>, usize)> {
         let qerr =
             |e: chord_quant::QuantError| ModelError::Backend(format!("matmul {}: {e}", w.name));
-        if x.len() < n_tokens * w.cols || y.len() < n_tokens * w.rows {
+        if x_len < n_tokens * w.cols || y.len() < n_tokens * w.rows {
             return Err(ModelError::Backend(format!(
                 "matmul {}: buffer sizes do not match the shape",
                 w.name
             )));
         }
-        let kernel = chord_quant::VecDotKernel::new(w.ty).map_err(qerr)?;
-        let act_ty = kernel.act_ty;
+        let kernel = VecDotKernel::with_isa(w.ty, self.isa).map_err(qerr)?;
         let (w_row, a_row) = kernel.row_bytes(w.cols).map_err(qerr)?;
         if w.data.len() != w_row * w.rows {
             return Err(ModelError::Backend(format!(
@@ -73,50 +118,203 @@ impl Backend for CpuBackend {
                 w.rows
             )));
         }
-        let dot = kernel.func();
-        tracing::trace!(target: "chord_cpu", weight = w.name, ty = %w.ty, rows = w.rows, cols = w.cols, n_tokens, kernel = kernel.name, "matmul");
+        trace_dispatch(&w, n_tokens, kernel.name);
+        let job = Job {
+            w,
+            dot: kernel.func(),
+            dot4: kernel.func4(),
+            w_row,
+            out: OutPtr(y.as_mut_ptr()),
+        };
+        Ok((kernel, job, a_row))
+    }
+}
+
+fn trace_dispatch(w: &MatRef<'_>, n_tokens: usize, kernel: &str) {
+    tracing::trace!(target: "chord_cpu", weight = w.name, ty = %w.ty, rows = w.rows, cols = w.cols, n_tokens, kernel, "matmul");
+    if crate::trace::enabled() {
+        crate::trace::line(w, n_tokens, kernel);
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        format!("cpu ({} threads, {})", self.n_threads(), self.isa.name())
+    }
+
+    fn matmul(&self, w: MatRef<'_>, x: &[f32], n_tokens: usize, y: &mut [f32]) -> Result<()> {
+        self.matmul_multi(&[w], x, n_tokens, &mut [y])
+    }
+
+    fn attention(&self, a: chord_model::AttentionArgs<'_>) -> Result<()> {
+        crate::attention::attention(&self.pool, a)
+    }
+
+    fn matmul_multi(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        n_tokens: usize,
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        if ws.len() != ys.len() || ws.is_empty() {
+            return Err(ModelError::Backend(
+                "matmul: as many outputs as matrices needed".into(),
+            ));
+        }
+        let cols = ws[0].cols;
+        // One quantized input serves all matrices only if they read it the same way.
+        let same_input = ws.iter().all(|w| {
+            w.cols == cols
+                && chord_quant::vec_dot_type(w.ty).ok() == chord_quant::vec_dot_type(ws[0].ty).ok()
+        });
+        if !same_input {
+            for (w, y) in ws.iter().zip(ys.iter_mut()) {
+                self.matmul_multi(
+                    std::slice::from_ref(w),
+                    x,
+                    n_tokens,
+                    std::slice::from_mut(y),
+                )?;
+            }
+            return Ok(());
+        }
+        let mut jobs = Vec::with_capacity(ws.len());
+        let mut act_ty = None;
+        let mut a_row = 0;
+        for (w, y) in ws.iter().zip(ys.iter_mut()) {
+            let (kernel, job, ar) = self.check(*w, x.len(), n_tokens, y)?;
+            act_ty = Some(kernel.act_ty);
+            a_row = ar;
+            jobs.push(job);
+        }
+        let Some(act_ty) = act_ty else {
+            return Ok(());
+        };
 
         let mut act = self.act.lock().unwrap_or_else(|p| p.into_inner());
         if act.len() < n_tokens * a_row {
             act.resize(n_tokens * a_row, 0);
         }
-        for t in 0..n_tokens {
-            chord_quant::quantize_activation(
-                act_ty,
-                &x[t * w.cols..(t + 1) * w.cols],
-                &mut act[t * a_row..(t + 1) * a_row],
-            )
-            .map_err(qerr)?;
-        }
+        quantize_rows(
+            &self.pool,
+            act_ty,
+            &x[..n_tokens * cols],
+            cols,
+            &mut act[..n_tokens * a_row],
+            a_row,
+        )?;
         let act = &act[..n_tokens * a_row];
-        let out = OutPtr(y.as_mut_ptr());
-        let rows = w.rows;
-        let work = move |r0: usize, r1: usize| {
-            for r in r0..r1 {
-                let wr = &w.data[r * w_row..(r + 1) * w_row];
-                for t in 0..n_tokens {
-                    let v = dot(w.cols, wr, &act[t * a_row..(t + 1) * a_row]);
-                    // SAFETY: r < rows and t < n_tokens, checked against y.len() above; each
-                    // (t, r) is written by exactly one thread (r ranges are disjoint).
-                    unsafe { out.write(t * rows + r, v) };
+
+        // Chunks of the concatenated row space of all matrices.
+        let total_rows: usize = jobs.iter().map(|j| j.w.rows).sum();
+        let n_threads = self.n_threads();
+        let chunk = if n_tokens == 1 {
+            (total_rows / (n_threads * 8)).clamp(16, 512)
+        } else {
+            TILE_ROWS
+        };
+        let n_chunks = total_rows.div_ceil(chunk);
+        let next = AtomicUsize::new(0);
+        let jobs = &jobs;
+        let work = |_: usize, _: usize| loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= n_chunks {
+                break;
+            }
+            let (mut r0, r1) = (c * chunk, ((c + 1) * chunk).min(total_rows));
+            // Map the global range onto the matrices it spans.
+            let mut base = 0;
+            for j in jobs {
+                let (lo, hi) = (base, base + j.w.rows);
+                base = hi;
+                if r0 >= hi || r0 >= r1 {
+                    continue;
                 }
+                let end = r1.min(hi);
+                run_rows(j, r0 - lo, end - lo, n_tokens, act, a_row);
+                r0 = end;
             }
         };
-        let n_threads = self.n_threads.min(rows).max(1);
-        if n_threads == 1 || rows * w.cols * n_tokens < 32 * 1024 {
-            work(0, rows);
+        if n_chunks == 1 || total_rows * cols * n_tokens < 32 * 1024 {
+            work(0, 1);
         } else {
-            let per = rows.div_ceil(n_threads);
-            std::thread::scope(|s| {
-                for i in 1..n_threads {
-                    let (r0, r1) = (i * per, ((i + 1) * per).min(rows));
-                    if r0 < r1 {
-                        s.spawn(move || work(r0, r1));
-                    }
-                }
-                work(0, per.min(rows));
-            });
+            self.pool.run(&work);
         }
         Ok(())
+    }
+}
+
+/// Rows `r0..r1` of one matrix against every token.
+fn run_rows(j: &Job<'_>, r0: usize, r1: usize, n_tokens: usize, act: &[u8], a_row: usize) {
+    let (w, dot, w_row, out) = (&j.w, j.dot, j.w_row, j.out);
+    let mut t0 = 0;
+    if let Some(dot4) = j.dot4 {
+        // Four tokens at a time: each weight block is unpacked once for the four.
+        while t0 + 4 <= n_tokens {
+            let a = |t: usize| &act[t * a_row..(t + 1) * a_row];
+            let acts = [a(t0), a(t0 + 1), a(t0 + 2), a(t0 + 3)];
+            for r in r0..r1 {
+                let v = dot4(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
+                for (k, &vk) in v.iter().enumerate() {
+                    // SAFETY: as below, for tokens t0..t0+4 < n_tokens.
+                    unsafe { *out.get().add((t0 + k) * w.rows + r) = vk };
+                }
+            }
+            t0 += 4;
+        }
+    }
+    for t in t0..n_tokens {
+        let a = &act[t * a_row..(t + 1) * a_row];
+        for r in r0..r1 {
+            let v = dot(w.cols, &w.data[r * w_row..(r + 1) * w_row], a);
+            // SAFETY: r < rows and t < n_tokens, checked against the output's length in
+            // `check`; each (t, r) belongs to one chunk, handed to one thread.
+            unsafe { *out.get().add(t * w.rows + r) = v };
+        }
+    }
+}
+
+/// Quantizes `n` rows of `cols` floats into rows of `a_row` bytes, in parallel for big batches.
+fn quantize_rows(
+    pool: &ThreadPool,
+    act_ty: chord_gguf::GgmlType,
+    x: &[f32],
+    cols: usize,
+    act: &mut [u8],
+    a_row: usize,
+) -> Result<()> {
+    let n = x.len() / cols;
+    let qerr =
+        |e: chord_quant::QuantError| ModelError::Backend(format!("quantize activations: {e}"));
+    if n < 4 || pool.n_threads() == 1 {
+        for (xr, ar) in x.chunks_exact(cols).zip(act.chunks_exact_mut(a_row)) {
+            chord_quant::quantize_activation(act_ty, xr, ar).map_err(qerr)?;
+        }
+        return Ok(());
+    }
+    let out = OutPtr(act.as_mut_ptr().cast());
+    let failed = Mutex::new(None);
+    let next = AtomicUsize::new(0);
+    pool.run(&|_, _| loop {
+        let t = next.fetch_add(1, Ordering::Relaxed);
+        if t >= n {
+            break;
+        }
+        {
+            // SAFETY: token rows are disjoint between threads and inside `act`.
+            let ar = unsafe {
+                std::slice::from_raw_parts_mut(out.get().cast::<u8>().add(t * a_row), a_row)
+            };
+            if let Err(e) =
+                chord_quant::quantize_activation(act_ty, &x[t * cols..(t + 1) * cols], ar)
+            {
+                *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(qerr(e)),
+        None => Ok(()),
     }
 }

@@ -3,18 +3,21 @@ use crate::session::Session;
 use chord_cpu::CpuBackend;
 use chord_model::chat::ChatTemplate;
 use chord_model::tokenizer::Tokenizer;
-use chord_model::{Backend, Model, ModelFile};
+use chord_model::{Backend, KvCache, KvType, Model, ModelFile};
 
 /// How to load an engine.
 #[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     /// CPU threads (0 = all cores).
     pub n_threads: usize,
+    /// Element type of the KV caches of sessions (F16 by default, as llama.cpp).
+    pub kv_type: KvType,
 }
 
 /// A loaded model ready to generate: weights, tokenizer, chat template, backend.
 pub struct Engine {
     pub model: Model,
+    pub kv_type: KvType,
     pub tokenizer: Tokenizer,
     pub chat: ChatTemplate,
     pub backend: Box<dyn Backend>,
@@ -37,6 +40,7 @@ impl Engine {
             ChatTemplate::from_metadata(meta, &bos, &eos, |t| tokenizer.token_id(t).is_some())?;
         Ok(Engine {
             model,
+            kv_type: opts.kv_type,
             tokenizer,
             chat,
             backend: Box::new(CpuBackend::new(opts.n_threads)),
@@ -60,6 +64,11 @@ impl Engine {
             n_ctx
         };
         Session::new(self, n)
+    }
+
+    /// An empty KV cache of `n_ctx` positions in the engine's KV type.
+    pub fn new_cache(&self, n_ctx: usize) -> KvCache {
+        self.model.new_cache_with(n_ctx, self.kv_type)
     }
 
     /// Tokenizes like llama.cpp's tools: the model's add-BOS setting, special-token text parsed.

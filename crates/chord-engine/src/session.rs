@@ -104,7 +104,7 @@ impl<'e> Session<'e> {
     pub(crate) fn new(engine: &'e Engine, n_ctx: usize) -> Self {
         Self {
             engine,
-            cache: engine.model.new_cache(n_ctx),
+            cache: engine.new_cache(n_ctx),
             scratch: Scratch::default(),
             tokens: Vec::new(),
             logits: Vec::new(),

@@ -17,7 +17,7 @@ fn anon_rss_bytes() -> u64 {
 #[test]
 fn thousand_tokens_on_qwen_05b_with_flat_memory() {
     let path = chord_testkit::model("qwen2.5-coder-0.5b");
-    let engine = Engine::open(&path, &EngineOptions { n_threads: 0 }).expect("load");
+    let engine = Engine::open(&path, &EngineOptions::default()).expect("load");
     let n_ctx = 1100;
     let mut session = engine.session(n_ctx);
     let opts = GenerateOptions {

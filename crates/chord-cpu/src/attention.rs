@@ -1,0 +1,183 @@
+//! Attention on the CPU: flash-attention style. Each (query token, head) pair walks its visible
+//! keys in tiles of [`TILE`], keeping a running max, a running softmax denominator and a running
+//! weighted sum of values (online softmax), so no score row or matrix is ever materialised and
+//! memory stays flat however long the context. Pairs are dealt out to the pool's threads.
+//! Keys and values are read in the cache's own type (F16 converted in registers).
+
+use crate::pool::ThreadPool;
+use crate::simd;
+use chord_model::{AttentionArgs, KvSlice, ModelError, Result};
+use half::f16;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Keys scored per tile.
+const TILE: usize = 64;
+/// Largest head size handled (the accumulator lives on the stack).
+pub(crate) const MAX_HEAD_DIM: usize = 512;
+
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each (token, head) output row is written by the one thread that took that pair.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+impl OutPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Cache rows of one type.
+trait Rows: Sync {
+    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32;
+    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize);
+}
+impl Rows for [f32] {
+    #[inline]
+    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32 {
+        simd::dot_f32(q, &self[at..at + n])
+    }
+    #[inline]
+    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize) {
+        simd::axpy_f32(acc, p, &self[at..at + n])
+    }
+}
+impl Rows for [f16] {
+    #[inline]
+    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32 {
+        simd::dot_f16(q, &self[at..at + n])
+    }
+    #[inline]
+    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize) {
+        simd::axpy_f16(acc, p, &self[at..at + n])
+    }
+}
+
+pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
+    let hd = a.head_dim;
+    if hd > MAX_HEAD_DIM || a.n_head_kv == 0 || !a.n_head.is_multiple_of(a.n_head_kv) {
+        return Err(ModelError::Backend(format!(
+            "attention: unsupported shape (head_dim {hd}, {} heads, {} kv heads)",
+            a.n_head, a.n_head_kv
+        )));
+    }
+    let kv_stride = a.n_head_kv * hd;
+    let needed = (a.pos0 + a.n_tokens) * kv_stride;
+    let q_needed = a.n_tokens * a.n_head * hd;
+    if a.q.len() < q_needed || a.out.len() < q_needed {
+        return Err(ModelError::Backend("attention: buffer sizes".into()));
+    }
+    match (a.k, a.v) {
+        (KvSlice::F32(k), KvSlice::F32(v)) if k.len() >= needed && v.len() >= needed => {
+            run(pool, &params(&a), a.q, k, v, OutPtr(a.out.as_mut_ptr()));
+        }
+        (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {
+            run(pool, &params(&a), a.q, k, v, OutPtr(a.out.as_mut_ptr()));
+        }
+        _ => {
+            return Err(ModelError::Backend(
+                "attention: cache too short or mixed types".into(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// The shape part of [`AttentionArgs`].
+struct Params {
+    n_tokens: usize,
+    pos0: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    head_dim: usize,
+    scale: f32,
+    window: usize,
+}
+
+fn params(a: &AttentionArgs<'_>) -> Params {
+    Params {
+        n_tokens: a.n_tokens,
+        pos0: a.pos0,
+        n_head: a.n_head,
+        n_head_kv: a.n_head_kv,
+        head_dim: a.head_dim,
+        scale: a.scale,
+        window: a.window,
+    }
+}
+
+fn run<R: Rows + ?Sized>(pool: &ThreadPool, p: &Params, q: &[f32], k: &R, v: &R, out: OutPtr) {
+    let n_items = p.n_tokens * p.n_head;
+    let next = AtomicUsize::new(0);
+    let work = |_: usize, _: usize| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n_items {
+            break;
+        }
+        let (t, h) = (i / p.n_head, i % p.n_head);
+        let hd = p.head_dim;
+        // SAFETY: item i owns output row i (t * n_head + h), in bounds (checked by the caller).
+        let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(i * hd), hd) };
+        one_head(p, &q[i * hd..(i + 1) * hd], k, v, t, h, o);
+    };
+    let keys = p.pos0 + p.n_tokens;
+    if pool.n_threads() == 1 || n_items * keys * p.head_dim < 16 * 1024 {
+        work(0, 1);
+    } else {
+        pool.run(&work);
+    }
+}
+
+/// One query row against its visible keys, online softmax over tiles.
+fn one_head<R: Rows + ?Sized>(
+    p: &Params,
+    q: &[f32],
+    k: &R,
+    v: &R,
+    t: usize,
+    h: usize,
+    out: &mut [f32],
+) {
+    let hd = p.head_dim;
+    let g = h / (p.n_head / p.n_head_kv);
+    let kv_stride = p.n_head_kv * hd;
+    let pos = p.pos0 + t;
+    let first = if p.window > 0 {
+        (pos + 1).saturating_sub(p.window)
+    } else {
+        0
+    };
+    let mut acc_buf = [0f32; MAX_HEAD_DIM];
+    let acc = &mut acc_buf[..hd];
+    let mut scores = [0f32; TILE];
+    let mut m = f32::NEG_INFINITY;
+    let mut l = 0f64;
+    let mut j0 = first;
+    while j0 <= pos {
+        let j1 = (j0 + TILE).min(pos + 1);
+        let s = &mut scores[..j1 - j0];
+        let mut mt = f32::NEG_INFINITY;
+        for (j, sj) in (j0..j1).zip(s.iter_mut()) {
+            *sj = k.dot(q, j * kv_stride + g * hd, hd) * p.scale;
+            mt = mt.max(*sj);
+        }
+        if mt > m {
+            // Rescale what was accumulated under the old max.
+            let c = (m - mt).exp();
+            if l > 0.0 {
+                acc.iter_mut().for_each(|x| *x *= c);
+                l *= c as f64;
+            }
+            m = mt;
+        }
+        for (j, &sj) in (j0..j1).zip(s.iter()) {
+            let e = (sj - m).exp();
+            l += e as f64;
+            v.axpy(acc, e, j * kv_stride + g * hd, hd);
+        }
+        j0 = j1;
+    }
+    let inv = if l > 0.0 { (1.0 / l) as f32 } else { 0.0 };
+    for (o, &x) in out.iter_mut().zip(acc.iter()) {
+        *o = x * inv;
+    }
+}
