@@ -32,6 +32,8 @@ enum Command {
     Tokenize(cmd::tokenize::Args),
     /// Print the top next-token logits after a prompt as JSON.
     Logits(cmd::logits::Args),
+    /// Measure prefill and decode speed, latency, load time, memory and bandwidth use.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => cmd::chat::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),
         Command::Logits(args) => cmd::logits::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

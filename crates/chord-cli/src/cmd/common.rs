@@ -16,6 +16,25 @@ pub struct ModelArgs {
     /// Context size in tokens (0 = the model's, capped at 4096).
     #[arg(short = 'c', long = "ctx-size", default_value_t = 0)]
     pub ctx: usize,
+    /// KV cache element type.
+    #[arg(long = "kv-type", value_enum, default_value_t = KvTypeArg::F16)]
+    pub kv_type: KvTypeArg,
+}
+
+/// `--kv-type f16|f32`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvTypeArg {
+    F16,
+    F32,
+}
+
+impl From<KvTypeArg> for chord_engine::KvType {
+    fn from(k: KvTypeArg) -> Self {
+        match k {
+            KvTypeArg::F16 => chord_engine::KvType::F16,
+            KvTypeArg::F32 => chord_engine::KvType::F32,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -80,6 +99,7 @@ pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
         &path,
         &EngineOptions {
             n_threads: args.threads,
+            kv_type: args.kv_type.into(),
         },
     )
     .with_context(|| format!("loading {}", path.display()))?;

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod bandwidth;
+pub mod bench;
 pub mod chat;
 pub mod common;
 pub mod inspect;
