@@ -31,6 +31,8 @@ pub enum Isa {
     Avx2,
     /// x86_64 with AVX2, FMA and AVX-512 F/BW/VL/VNNI.
     Avx512,
+    /// aarch64 NEON (baseline on every aarch64 CPU).
+    Neon,
 }
 
 impl Isa {
@@ -39,6 +41,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
@@ -48,11 +51,12 @@ impl Isa {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_detected(),
             Isa::Avx512 => avx2_detected() && avx512_detected(),
+            Isa::Neon => cfg!(target_arch = "aarch64"),
         }
     }
 
     /// Every flavour this build knows, best last.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -177,6 +181,24 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2 | Isa::Avx512 => None,
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon_table(w).or_else(|| table!(scalar, w)),
+        #[cfg(not(target_arch = "aarch64"))]
+        Isa::Neon => None,
+    }
+}
+
+/// The hand-written NEON kernels (a subset of the types).
+#[cfg(target_arch = "aarch64")]
+fn neon_table(w: GgmlType) -> Option<(VecDotFn, &'static str)> {
+    use crate::neon as k;
+    match w {
+        GgmlType::Q4_0 => Some((k::q4_0_q8_0 as VecDotFn, "q4_0_q8_0")),
+        GgmlType::Q5_0 => Some((k::q5_0_q8_0 as VecDotFn, "q5_0_q8_0")),
+        GgmlType::Q8_0 => Some((k::q8_0_q8_0 as VecDotFn, "q8_0_q8_0")),
+        GgmlType::Q4_K => Some((k::q4_k_q8_k as VecDotFn, "q4_K_q8_K")),
+        GgmlType::Q6_K => Some((k::q6_k_q8_k as VecDotFn, "q6_K_q8_K")),
+        _ => None,
     }
 }
 
@@ -222,7 +244,7 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
         match isa {
             Isa::Avx2 => t4!(crate::x86::avx2),
             Isa::Avx512 => t4!(crate::x86::avx512),
-            Isa::Scalar => None,
+            Isa::Scalar | Isa::Neon => None,
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -263,6 +285,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                     ($b, Isa::Scalar) => concat!("vec_dot_", $b, "/scalar"),
                     ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
                     ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
+                    ($b, Isa::Neon) => concat!("vec_dot_", $b, "/neon"),
                 )*
                 _ => "vec_dot_unknown",
             }

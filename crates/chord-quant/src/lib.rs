@@ -58,6 +58,8 @@ pub mod float;
 pub mod iq;
 pub mod k;
 pub mod legacy;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

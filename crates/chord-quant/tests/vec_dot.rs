@@ -199,10 +199,14 @@ fn every_flavour_agrees_with_scalar_on_random_blocks() {
             }
         }
     }
-    // On an x86_64 machine with AVX2 this must have compared something.
-    if Isa::Avx2.is_available() {
-        assert!(compared > 0);
-    }
+    // Wherever a SIMD flavour exists (AVX2 on x86_64, NEON on aarch64), it was compared.
+    let simd: Vec<&str> = Isa::ALL
+        .into_iter()
+        .filter(|&i| i != Isa::Scalar && i.is_available())
+        .map(|i| i.name())
+        .collect();
+    eprintln!("compared {compared} rows on {simd:?}");
+    assert!(simd.is_empty() || compared >= 100, "{compared}");
 }
 
 /// The VNNI flavour only swaps the instruction that sums u8×i8 pairs (exact integer work), so
