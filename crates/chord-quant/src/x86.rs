@@ -698,3 +698,163 @@ pub(crate) mod avx2 {
 pub(crate) mod avx512 {
     x86_kernels!("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", true);
 }
+
+/// 512-bit kernels for the 32-element legacy types on AVX-512 (F/BW/VNNI): two blocks per
+/// register, so half the instructions per byte of the 256-bit ones. One generic body serves the
+/// one-token and four-token kernels, so per token they return the same bits. (They sum in a
+/// different order from the 256-bit kernels: per lane over pairs of blocks, then the two halves.)
+pub(crate) mod avx512_wide {
+    use crate::block::{as_blocks, Block};
+    use crate::legacy::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
+    use core::arch::x86_64::*;
+
+    const QK: usize = 32;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn f16_to_f32(b: [u8; 2]) -> f32 {
+        _mm_cvtss_f32(_mm_cvtph_ps(
+            _mm_cvtsi32_si128(u16::from_le_bytes(b) as i32),
+        ))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn load32(b: &[u8]) -> __m256i {
+        debug_assert!(b.len() >= 32);
+        _mm256_loadu_si256(b.as_ptr() as *const __m256i)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn nibbles(qs: &[u8; 16]) -> __m256i {
+        let tmp = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+        let bytes = _mm256_set_m128i(_mm_srli_epi16::<4>(tmp), tmp);
+        _mm256_and_si256(_mm256_set1_epi8(0xF), bytes)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn hsum8(x: __m256) -> f32 {
+        let mut r = _mm256_extractf128_ps::<1>(x);
+        r = _mm_add_ps(r, _mm256_castps256_ps128(x));
+        r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        r = _mm_add_ss(r, _mm_movehdup_ps(r));
+        _mm_cvtss_f32(r)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn pair(a: __m256i, b: __m256i) -> __m512i {
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b)
+    }
+
+    /// Weight blocks (signed bytes from `unpack`) against `T` activation rows.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn legacy<X: Block, const T: usize>(
+        n: usize,
+        w: &[u8],
+        a: [&[u8]; T],
+        unpack: impl Fn(&X) -> (f32, __m256i),
+    ) -> [f32; T] {
+        let xs = as_blocks::<X>(w);
+        let ys = a.map(as_blocks::<BlockQ8_0>);
+        let nb = (n / QK)
+            .min(xs.len())
+            .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+        let zero = _mm512_setzero_si512();
+        let mut acc = [_mm512_setzero_ps(); T];
+        let mut i = 0;
+        while i + 2 <= nb {
+            let (d0, q0) = unpack(&xs[i]);
+            let (d1, q1) = unpack(&xs[i + 1]);
+            let qx = pair(q0, q1);
+            let ax = _mm512_abs_epi8(qx);
+            let neg = _mm512_movepi8_mask(qx);
+            for t in 0..T {
+                let (y0, y1) = (&ys[t][i], &ys[t][i + 1]);
+                let y = pair(load32(&y0.qs), load32(&y1.qs));
+                // y with the sign of x, so |x|·(±y) = x·y with u8 × i8 products.
+                let sy = _mm512_mask_sub_epi8(y, neg, zero, y);
+                let dot = _mm512_dpbusd_epi32(zero, ax, sy);
+                let sc = _mm512_mask_blend_ps(
+                    0xFF00,
+                    _mm512_set1_ps(d0 * f16_to_f32(y0.d)),
+                    _mm512_set1_ps(d1 * f16_to_f32(y1.d)),
+                );
+                acc[t] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(dot), acc[t]);
+            }
+            i += 2;
+        }
+        let mut out = [0f32; T];
+        for t in 0..T {
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc[t])));
+            let mut a256 = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), hi);
+            if i < nb {
+                // An odd last block, 256-bit.
+                let (d, qx) = unpack(&xs[i]);
+                let y = &ys[t][i];
+                let ax = _mm256_sign_epi8(qx, qx);
+                let sy = _mm256_sign_epi8(load32(&y.qs), qx);
+                let dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy);
+                a256 = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d * f16_to_f32(y.d)),
+                    _mm256_cvtepi32_ps(dot),
+                    a256,
+                );
+            }
+            out[t] = hsum8(a256);
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn q8_0<const T: usize>(n: usize, w: &[u8], a: [&[u8]; T]) -> [f32; T] {
+        legacy::<BlockQ8_0, T>(n, w, a, |x| (f16_to_f32(x.d), load32(&x.qs)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn q4_0<const T: usize>(n: usize, w: &[u8], a: [&[u8]; T]) -> [f32; T] {
+        legacy::<BlockQ4_0, T>(n, w, a, |x| {
+            (
+                f16_to_f32(x.d),
+                _mm256_sub_epi8(nibbles(&x.qs), _mm256_set1_epi8(8)),
+            )
+        })
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn q5_0<const T: usize>(n: usize, w: &[u8], a: [&[u8]; T]) -> [f32; T] {
+        legacy::<BlockQ5_0, T>(n, w, a, |x| {
+            // value = (nibble | bit << 4) - 16: subtract 16 where the 5th bit is clear.
+            let clear = !u32::from_le_bytes(x.qh);
+            let q = nibbles(&x.qs);
+            (
+                f16_to_f32(x.d),
+                _mm256_mask_sub_epi8(q, clear, q, _mm256_set1_epi8(16)),
+            )
+        })
+    }
+
+    // Safe entry points. SAFETY (all): handed out by `dot.rs` only for `Isa::Avx512`, whose
+    // detection checked every feature above; reads stay inside the given slices.
+    pub(crate) fn q8_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+        unsafe { q8_0::<1>(n, w, [a])[0] }
+    }
+    pub(crate) fn q4_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+        unsafe { q4_0::<1>(n, w, [a])[0] }
+    }
+    pub(crate) fn q5_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
+        unsafe { q5_0::<1>(n, w, [a])[0] }
+    }
+    pub(crate) fn q8_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe { q8_0::<4>(n, w, a) }
+    }
+    pub(crate) fn q4_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe { q4_0::<4>(n, w, a) }
+    }
+    pub(crate) fn q5_0_q8_0_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe { q5_0::<4>(n, w, a) }
+    }
+}
