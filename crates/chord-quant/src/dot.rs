@@ -178,9 +178,7 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86_table!(crate::x86::avx2, w).or_else(|| table!(avx2, w)),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => avx512_wide(w)
-            .or_else(|| x86_table!(crate::x86::avx512, w))
-            .or_else(|| table!(avx2, w)),
+        Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2 | Isa::Avx512 => None,
         #[cfg(target_arch = "aarch64")]
@@ -226,18 +224,6 @@ macro_rules! x86_table {
 #[cfg(target_arch = "x86_64")]
 use x86_table;
 
-/// The 512-bit kernels (legacy 32-element types), preferred on AVX-512.
-#[cfg(target_arch = "x86_64")]
-fn avx512_wide(w: GgmlType) -> Option<(VecDotFn, &'static str)> {
-    use crate::x86::avx512_wide as k;
-    match w {
-        GgmlType::Q4_0 => Some((k::q4_0_q8_0 as VecDotFn, "q4_0_q8_0")),
-        GgmlType::Q5_0 => Some((k::q5_0_q8_0 as VecDotFn, "q5_0_q8_0")),
-        GgmlType::Q8_0 => Some((k::q8_0_q8_0 as VecDotFn, "q8_0_q8_0")),
-        _ => None,
-    }
-}
-
 /// The four-token kernels that exist (hand-written x86 only).
 fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
@@ -257,12 +243,7 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
         }
         match isa {
             Isa::Avx2 => t4!(crate::x86::avx2),
-            Isa::Avx512 => match w {
-                GgmlType::Q8_0 => Some(crate::x86::avx512_wide::q8_0_q8_0_x4 as VecDot4Fn),
-                GgmlType::Q4_0 => Some(crate::x86::avx512_wide::q4_0_q8_0_x4 as VecDot4Fn),
-                GgmlType::Q5_0 => Some(crate::x86::avx512_wide::q5_0_q8_0_x4 as VecDot4Fn),
-                _ => t4!(crate::x86::avx512),
-            },
+            Isa::Avx512 => t4!(crate::x86::avx512),
             Isa::Scalar | Isa::Neon => None,
         }
     }
