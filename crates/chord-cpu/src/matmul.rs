@@ -146,6 +146,10 @@ impl Backend for CpuBackend {
         self.matmul_multi(&[w], x, n_tokens, &mut [y])
     }
 
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
+        crate::simd::swiglu(self.isa, gate, up)
+    }
+
     fn attention(&self, a: chord_model::AttentionArgs<'_>) -> Result<()> {
         crate::attention::attention(&self.pool, a)
     }

@@ -69,6 +69,11 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// `gate[i] = silu(gate[i]) · up[i]` (SwiGLU); backends may vectorise the exponential.
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
+        ops::swiglu(gate, up)
+    }
+
     /// Causal (optionally sliding-window) multi-head attention with grouped KV heads.
     fn attention(&self, a: AttentionArgs<'_>) -> Result<()> {
         ops::attention(a);

@@ -306,7 +306,7 @@ impl Model {
             prof::stop_split(&mut s.profile, &[parts(&lw.gate), parts(&lw.up)], t0);
             let t0 = prof::start(&s.profile);
             match c.activation {
-                Activation::SiluGated => ops::swiglu(gate, up),
+                Activation::SiluGated => backend.swiglu(gate, up),
                 Activation::GeluGated => ops::geglu(gate, up),
             }
             prof::stop(&mut s.profile, OpKind::Elementwise, t0);

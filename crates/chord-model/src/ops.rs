@@ -81,8 +81,10 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 
 /// gelu_tanh(gate) · up into `gate`, as ggml's `ggml_vec_geglu_f32` with `GGML_GELU_FP16`:
 /// the input is rounded to f16, GELU is evaluated on that and the result rounded to f16 (ggml
-/// reads a precomputed f16 table); inputs beyond ±10 bypass the table.
+/// reads a precomputed f16 table, and so do we: 64Ki entries built once); inputs beyond ±10
+/// bypass the table.
 pub fn geglu(gate: &mut [f32], up: &[f32]) {
+    let table = gelu_f16_table();
     for (g, &u) in gate.iter_mut().zip(up) {
         let x = *g;
         *g = if x <= -10.0 {
@@ -90,10 +92,20 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
         } else if x >= 10.0 {
             x * u
         } else {
-            let xh = f16::from_f32(x).to_f32();
-            f16::from_f32(gelu_tanh(xh)).to_f32() * u
+            let bits = f16::from_f32(x).to_bits();
+            f16::from_bits(table[bits as usize]).to_f32() * u
         };
     }
+}
+
+/// `f16(gelu_tanh(f16 x))` for every f16 bit pattern `x`.
+fn gelu_f16_table() -> &'static [u16] {
+    static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|b| f16::from_f32(gelu_tanh(f16::from_bits(b).to_f32())).to_bits())
+            .collect()
+    })
 }
 
 fn gelu_tanh(x: f32) -> f32 {
@@ -219,6 +231,33 @@ fn attention_typed<T: KvElem>(
                     *od += p * vd.to_f32();
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table-driven GeGLU equals evaluating GELU on the f16-rounded input directly.
+    #[test]
+    fn geglu_table_equals_direct_evaluation() {
+        let xs: Vec<f32> = (-12_000..12_000)
+            .map(|i| i as f32 * 1e-3 + 1.7e-4)
+            .collect();
+        let up: Vec<f32> = xs.iter().map(|x| 0.5 + x.abs().sin()).collect();
+        let mut got = xs.clone();
+        geglu(&mut got, &up);
+        for ((&x, &u), &g) in xs.iter().zip(&up).zip(&got) {
+            let want = if x <= -10.0 {
+                0.0
+            } else if x >= 10.0 {
+                x * u
+            } else {
+                let xh = f16::from_f32(x).to_f32();
+                f16::from_f32(gelu_tanh(xh)).to_f32() * u
+            };
+            assert_eq!(g.to_bits(), want.to_bits(), "x = {x}");
         }
     }
 }
