@@ -55,20 +55,22 @@ pub(crate) fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
 /// tail. Matching ggml's arithmetic here keeps our activations closer to llama.cpp's.
 pub(crate) fn swiglu(isa: chord_quant::Isa, gate: &mut [f32], up: &[f32]) {
     let n = gate.len().min(up.len());
-    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    {
+    let done = {
         use chord_quant::Isa;
         // SAFETY: the backend's ISA was checked available when it was chosen; Avx512 implies
         // AVX-512F and Avx2 implies AVX2+FMA.
-        done = match isa {
+        match isa {
             Isa::Avx512 => unsafe { x86::swiglu_512(&mut gate[..n], &up[..n]) },
             Isa::Avx2 => unsafe { x86::swiglu_256(&mut gate[..n], &up[..n]) },
             _ => 0,
-        };
-    }
+        }
+    };
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = isa;
+    let done = {
+        let _ = isa;
+        0
+    };
     for (g, &u) in gate[done..n].iter_mut().zip(&up[done..n]) {
         let x = *g;
         *g = (x / (1.0 + (-x).exp())) * u;
