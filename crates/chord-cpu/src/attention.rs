@@ -4,9 +4,9 @@
 //! memory stays flat however long the context. Pairs are dealt out to the pool's threads.
 //! Keys and values are read in the cache's own type (F16 converted in registers).
 
-use crate::pool::ThreadPool;
+use crate::pool::{SharedOut, ThreadPool};
 use crate::simd;
-use chord_model::{AttentionArgs, KvSlice, ModelError, Result};
+use chord_model::{AttentionArgs, AttentionShape, KvSlice, ModelError, Result};
 use half::f16;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,16 +15,8 @@ const TILE: usize = 64;
 /// Largest head size handled (the accumulator lives on the stack).
 pub(crate) const MAX_HEAD_DIM: usize = 512;
 
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each (token, head) output row is written by the one thread that took that pair.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-impl OutPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
+/// Output rows: each (token, head) row is written by the one thread that took that pair.
+type OutPtr = SharedOut<f32>;
 
 /// Cache rows of one type.
 trait Rows: Sync {
@@ -66,12 +58,13 @@ pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
     if a.q.len() < q_needed || a.out.len() < q_needed {
         return Err(ModelError::Backend("attention: buffer sizes".into()));
     }
+    let shape = a.shape();
     match (a.k, a.v) {
         (KvSlice::F32(k), KvSlice::F32(v)) if k.len() >= needed && v.len() >= needed => {
-            run(pool, &params(&a), a.q, k, v, OutPtr(a.out.as_mut_ptr()));
+            run(pool, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {
-            run(pool, &params(&a), a.q, k, v, OutPtr(a.out.as_mut_ptr()));
+            run(pool, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         _ => {
             return Err(ModelError::Backend(
@@ -82,30 +75,14 @@ pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The shape part of [`AttentionArgs`].
-struct Params {
-    n_tokens: usize,
-    pos0: usize,
-    n_head: usize,
-    n_head_kv: usize,
-    head_dim: usize,
-    scale: f32,
-    window: usize,
-}
-
-fn params(a: &AttentionArgs<'_>) -> Params {
-    Params {
-        n_tokens: a.n_tokens,
-        pos0: a.pos0,
-        n_head: a.n_head,
-        n_head_kv: a.n_head_kv,
-        head_dim: a.head_dim,
-        scale: a.scale,
-        window: a.window,
-    }
-}
-
-fn run<R: Rows + ?Sized>(pool: &ThreadPool, p: &Params, q: &[f32], k: &R, v: &R, out: OutPtr) {
+fn run<R: Rows + ?Sized>(
+    pool: &ThreadPool,
+    p: &AttentionShape,
+    q: &[f32],
+    k: &R,
+    v: &R,
+    out: OutPtr,
+) {
     let n_items = p.n_tokens * p.n_head;
     let next = AtomicUsize::new(0);
     let work = |_: usize, _: usize| loop {
@@ -129,7 +106,7 @@ fn run<R: Rows + ?Sized>(pool: &ThreadPool, p: &Params, q: &[f32], k: &R, v: &R,
 
 /// One query row against its visible keys, online softmax over tiles.
 fn one_head<R: Rows + ?Sized>(
-    p: &Params,
+    p: &AttentionShape,
     q: &[f32],
     k: &R,
     v: &R,

@@ -7,7 +7,7 @@
 //! loop and the tile's rows the inner one, so the tile (a few KiB) stays in L1 while every
 //! token's activation row passes over it.
 
-use crate::pool::ThreadPool;
+use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
 use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,20 +65,9 @@ impl CpuBackend {
     }
 }
 
-/// Output pointer shared by the threads of one matmul. Each (token, row) element is written by
-/// exactly one thread (row chunks are handed out once), so no two threads touch the same element.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: see above; `pool.run` joins all threads before the borrow of the outputs ends.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// The pointer (a method, so closures capture the `Sync` wrapper, not the raw field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
+/// Output of one matmul: each (token, row) element is written by exactly one thread (row chunks
+/// are handed out once).
+type OutPtr = SharedOut<f32>;
 
 /// One matrix of a (multi-)matmul, checked and ready.
 struct Job<'a> {
@@ -124,7 +113,7 @@ impl CpuBackend {
             dot: kernel.func(),
             dot4: kernel.func4(),
             w_row,
-            out: OutPtr(y.as_mut_ptr()),
+            out: OutPtr::new(y),
         };
         Ok((kernel, job, a_row))
     }
@@ -297,7 +286,7 @@ fn quantize_rows(
         }
         return Ok(());
     }
-    let out = OutPtr(act.as_mut_ptr().cast());
+    let out = SharedOut::new(act);
     let failed = Mutex::new(None);
     let next = AtomicUsize::new(0);
     pool.run(&|_, _| loop {
@@ -307,9 +296,7 @@ fn quantize_rows(
         }
         {
             // SAFETY: token rows are disjoint between threads and inside `act`.
-            let ar = unsafe {
-                std::slice::from_raw_parts_mut(out.get().cast::<u8>().add(t * a_row), a_row)
-            };
+            let ar = unsafe { std::slice::from_raw_parts_mut(out.get().add(t * a_row), a_row) };
             if let Err(e) =
                 chord_quant::quantize_activation(act_ty, &x[t * cols..(t + 1) * cols], ar)
             {

@@ -65,6 +65,25 @@ struct JobPtr(*const Job<'static>);
 // worker that joined it has left.
 unsafe impl Send for JobPtr {}
 
+/// An output buffer shared by the threads of one job. Sound only when every element is written
+/// by exactly one thread (work items own disjoint parts) and the buffer outlives the job, which
+/// `ThreadPool::run` guarantees by returning only after every thread left the job.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedOut<T>(*mut T);
+// SAFETY: see above.
+unsafe impl<T> Send for SharedOut<T> {}
+unsafe impl<T> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    pub(crate) fn new(buf: &mut [T]) -> Self {
+        Self(buf.as_mut_ptr())
+    }
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the raw field).
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 pub struct ThreadPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,

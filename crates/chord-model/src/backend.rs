@@ -46,6 +46,32 @@ pub struct AttentionArgs<'a> {
     pub scores: &'a mut [f32],
 }
 
+/// The dimensions and masking of an attention call, without its buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionShape {
+    pub n_tokens: usize,
+    pub pos0: usize,
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    pub head_dim: usize,
+    pub scale: f32,
+    pub window: usize,
+}
+
+impl AttentionArgs<'_> {
+    pub fn shape(&self) -> AttentionShape {
+        AttentionShape {
+            n_tokens: self.n_tokens,
+            pos0: self.pos0,
+            n_head: self.n_head,
+            n_head_kv: self.n_head_kv,
+            head_dim: self.head_dim,
+            scale: self.scale,
+            window: self.window,
+        }
+    }
+}
+
 pub trait Backend: Send + Sync {
     /// A short name for logs (`cpu`, `cpu-avx2`, ...).
     fn name(&self) -> String;

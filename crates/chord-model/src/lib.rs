@@ -19,7 +19,7 @@ pub mod sampler;
 pub mod tokenizer;
 pub mod weights;
 
-pub use backend::{AttentionArgs, Backend, MatRef};
+pub use backend::{AttentionArgs, AttentionShape, Backend, MatRef};
 pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
 pub use forward::{Logits, Model, Scratch, SeqBatch};

@@ -2,7 +2,7 @@
 //! float operation order decides the last bits, the order of ggml's CPU ops is followed (noted
 //! per function), so our logits land as close to llama.cpp's as possible.
 
-use crate::backend::AttentionArgs;
+use crate::backend::{AttentionArgs, AttentionShape};
 use crate::kv_cache::KvSlice;
 use half::f16;
 
@@ -154,29 +154,15 @@ impl KvElem for f16 {
 /// Reference attention (single-threaded): for each query token and head, scores over the
 /// visible keys, softmax, weighted sum of values.
 pub fn attention(a: AttentionArgs<'_>) {
+    let shape = a.shape();
     let AttentionArgs {
         q,
         k,
         v,
         out,
-        n_tokens,
-        pos0,
-        n_head,
-        n_head_kv,
-        head_dim,
-        scale,
-        window,
         scores,
+        ..
     } = a;
-    let shape = Shape {
-        n_tokens,
-        pos0,
-        n_head,
-        n_head_kv,
-        head_dim,
-        scale,
-        window,
-    };
     match (k, v) {
         (KvSlice::F32(k), KvSlice::F32(v)) => attention_typed(&shape, q, k, v, out, scores),
         (KvSlice::F16(k), KvSlice::F16(v)) => attention_typed(&shape, q, k, v, out, scores),
@@ -186,18 +172,8 @@ pub fn attention(a: AttentionArgs<'_>) {
     }
 }
 
-struct Shape {
-    n_tokens: usize,
-    pos0: usize,
-    n_head: usize,
-    n_head_kv: usize,
-    head_dim: usize,
-    scale: f32,
-    window: usize,
-}
-
 fn attention_typed<T: KvElem>(
-    sh: &Shape,
+    sh: &AttentionShape,
     q: &[f32],
     k: &[T],
     v: &[T],

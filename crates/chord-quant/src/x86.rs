@@ -269,9 +269,6 @@ macro_rules! x86_kernels {
 
         #[target_feature(enable = $feat)]
         unsafe fn q4_k_q8_k_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
-            const KMASK1: u32 = 0x3f3f3f3f;
-            const KMASK2: u32 = 0x0f0f0f0f;
-            const KMASK3: u32 = 0x03030303;
             let (xs, ys) = (as_blocks::<BlockQ4K>(w), as_blocks::<BlockQ8K>(a));
             let m4 = _mm256_set1_epi8(0xF);
             let mut acc = _mm256_setzero_ps();
@@ -280,26 +277,7 @@ macro_rules! x86_kernels {
                 let yd = f32::from_le_bytes(y.d);
                 let d = yd * f16_to_f32(x.d);
                 let dmin = -yd * f16_to_f32(x.dmin);
-                // The 12 scale bytes hold 8 six-bit scales and 8 six-bit mins; rearrange them
-                // into 8 scale bytes then 8 min bytes.
-                let s = &x.scales;
-                let mut u = [
-                    u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-                    u32::from_le_bytes([s[4], s[5], s[6], s[7]]),
-                    u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
-                    0,
-                ];
-                u[3] = ((u[2] >> 4) & KMASK2) | (((u[1] >> 6) & KMASK3) << 4);
-                let uaux = u[1] & KMASK1;
-                u[1] = (u[2] & KMASK2) | (((u[0] >> 6) & KMASK3) << 4);
-                u[2] = uaux;
-                u[0] &= KMASK1;
-                let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
-                    u[3] as i32,
-                    u[2] as i32,
-                    u[1] as i32,
-                    u[0] as i32,
-                ));
+                let mins_and_scales = k4_mins_and_scales(&x.scales);
                 let q8sums = load32(&y.bsums);
                 let q8s = _mm_hadd_epi16(
                     _mm256_extracti128_si256::<0>(q8sums),
@@ -332,6 +310,33 @@ macro_rules! x86_kernels {
             acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
             acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
             hsum_float_8(acc) + _mm_cvtss_f32(acc_m)
+        }
+
+        /// Q4_K's 12 scale bytes hold 8 six-bit scales and 8 six-bit mins: rearranged into 8
+        /// scales then 8 mins, widened to 16 lanes of i16.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn k4_mins_and_scales(s: &[u8; 12]) -> __m256i {
+            const KMASK1: u32 = 0x3f3f3f3f;
+            const KMASK2: u32 = 0x0f0f0f0f;
+            const KMASK3: u32 = 0x03030303;
+            let mut u = [
+                u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+                u32::from_le_bytes([s[4], s[5], s[6], s[7]]),
+                u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
+                0,
+            ];
+            u[3] = ((u[2] >> 4) & KMASK2) | (((u[1] >> 6) & KMASK3) << 4);
+            let uaux = u[1] & KMASK1;
+            u[1] = (u[2] & KMASK2) | (((u[0] >> 6) & KMASK3) << 4);
+            u[2] = uaux;
+            u[0] &= KMASK1;
+            _mm256_cvtepu8_epi16(_mm_set_epi32(
+                u[3] as i32,
+                u[2] as i32,
+                u[1] as i32,
+                u[0] as i32,
+            ))
         }
 
         /// Shuffle picking 16-bit scale `i` into every 16-bit lane.
@@ -477,9 +482,6 @@ macro_rules! x86_kernels {
         /// Q4_K against 4 activation rows (scales and nibbles unpacked once per block).
         #[target_feature(enable = $feat)]
         unsafe fn q4_k_q8_k_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            const KMASK1: u32 = 0x3f3f3f3f;
-            const KMASK2: u32 = 0x0f0f0f0f;
-            const KMASK3: u32 = 0x03030303;
             let xs = as_blocks::<BlockQ4K>(w);
             let ys = a.map(as_blocks::<BlockQ8K>);
             let nb = (n / QK_K)
@@ -491,24 +493,7 @@ macro_rules! x86_kernels {
             for i in 0..nb {
                 let x = &xs[i];
                 let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
-                let s = &x.scales;
-                let mut u = [
-                    u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-                    u32::from_le_bytes([s[4], s[5], s[6], s[7]]),
-                    u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
-                    0,
-                ];
-                u[3] = ((u[2] >> 4) & KMASK2) | (((u[1] >> 6) & KMASK3) << 4);
-                let uaux = u[1] & KMASK1;
-                u[1] = (u[2] & KMASK2) | (((u[0] >> 6) & KMASK3) << 4);
-                u[2] = uaux;
-                u[0] &= KMASK1;
-                let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
-                    u[3] as i32,
-                    u[2] as i32,
-                    u[1] as i32,
-                    u[0] as i32,
-                ));
+                let mins_and_scales = k4_mins_and_scales(&x.scales);
                 let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
                 let sc128 = _mm256_extracti128_si256::<0>(mins_and_scales);
                 let scales = _mm256_set_m128i(sc128, sc128);

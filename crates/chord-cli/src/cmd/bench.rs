@@ -4,9 +4,7 @@
 //! load time, peak RSS, and how close decode gets to the machine's memory bandwidth (decode reads
 //! every weight once per token).
 
-use crate::cmd::common::{resolve_model, KvTypeArg};
-use anyhow::Context;
-use chord_engine::{Engine, EngineOptions};
+use crate::cmd::common::{load_engine, resolve_model, KvTypeArg, ModelArgs};
 use chord_model::{Logits, Scratch};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -99,14 +97,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.reps > 0, "-r must be at least 1");
     let path = resolve_model(&args.model)?;
     let t0 = Instant::now();
-    let engine = Engine::open(
-        &path,
-        &EngineOptions {
-            n_threads: args.threads,
-            kv_type: args.kv_type.into(),
-        },
-    )
-    .with_context(|| format!("loading {}", path.display()))?;
+    let engine = load_engine(&ModelArgs {
+        model: path.display().to_string(),
+        threads: args.threads,
+        ctx: 0,
+        kv_type: args.kv_type,
+    })?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let model = &engine.model;
     let backend = engine.backend.as_ref();
