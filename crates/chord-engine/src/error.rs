@@ -18,4 +18,11 @@ pub enum EngineError {
     PromptTooLong { prompt: usize, n_ctx: usize },
     #[error("empty prompt (no tokens to condition on)")]
     EmptyPrompt,
+    #[error("scheduler: {0}")]
+    BadSchedulerConfig(String),
+    #[error("the scheduler has stopped")]
+    SchedulerStopped,
+    /// A batched forward pass failed; every sequence in it gets the error's text.
+    #[error("batched forward pass: {0}")]
+    Batch(String),
 }
