@@ -34,6 +34,8 @@ enum Command {
     Logits(cmd::logits::Args),
     /// Measure prefill and decode speed, latency, load time, memory and bandwidth use.
     Bench(cmd::bench::Args),
+    /// Serve the model over OpenAI-compatible HTTP and a WebSocket protocol.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Tokenize(args) => cmd::tokenize::run(args),
         Command::Logits(args) => cmd::logits::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

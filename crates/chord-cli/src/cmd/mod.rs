@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod logits;
 pub mod pull;
 pub mod run;
+pub mod serve;
 pub mod tokenize;
 
 use std::io::Write;

@@ -1,0 +1,125 @@
+//! `chord serve`: the OpenAI-compatible HTTP + WebSocket server (chord-server) over the
+//! engine's batching scheduler. The socket is bound first (so `/health` answers "loading"
+//! while the model loads); SIGTERM or Ctrl-C shut down gracefully.
+
+use super::common::{load_engine, ModelArgs};
+use anyhow::Context;
+use chord_engine::SchedulerConfig;
+use chord_server::tenants::Tenants;
+use chord_server::{Server, ServerOptions};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model: a GGUF path or a known name (`chord pull --list`).
+    #[arg(short = 'm', long = "model")]
+    pub model: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Sequences served at once (one KV cache each).
+    #[arg(long, default_value_t = 8)]
+    pub slots: usize,
+    /// Context of each slot, in tokens.
+    #[arg(long, default_value_t = 4096)]
+    pub ctx: usize,
+    /// Most tokens in one batched forward pass (decode tokens plus prompt chunks).
+    #[arg(long = "batch-tokens", default_value_t = 512)]
+    pub batch_tokens: usize,
+    /// TOML file of API keys, tenants and limits; without it the server is open (loopback only).
+    #[arg(long)]
+    pub tenants: Option<PathBuf>,
+    /// CPU threads (0 = all cores).
+    #[arg(short = 't', long = "threads", default_value_t = 0)]
+    pub threads: usize,
+    /// Seconds in-flight generations may run after SIGTERM before they are cancelled.
+    #[arg(long = "shutdown-grace", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    /// Name of the model in the API (default: the -m value, or the file's stem for a path).
+    #[arg(long = "model-id")]
+    pub model_id: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tenants = match &args.tenants {
+        Some(p) => Tenants::load(p)?,
+        None => Tenants::open(),
+    };
+    let model_id = args.model_id.clone().unwrap_or_else(|| {
+        let p = std::path::Path::new(&args.model);
+        if p.is_file() {
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| args.model.clone())
+        } else {
+            args.model.clone()
+        }
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let opts = ServerOptions {
+            model_id,
+            scheduler: SchedulerConfig {
+                n_slots: args.slots,
+                n_ctx: args.ctx,
+                max_batch_tokens: args.batch_tokens,
+            },
+            tenants,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        };
+        let server = Server::bind(SocketAddr::new(args.host, args.port), opts).await?;
+        if server.is_open() {
+            eprintln!("warning: no --tenants file: the server is open to anyone on this machine (loopback only)");
+        }
+        eprintln!("listening on http://{}", server.local_addr());
+        let model_args = ModelArgs {
+            model: args.model.clone(),
+            threads: args.threads,
+            ctx: args.ctx,
+        };
+        let engine = tokio::task::spawn_blocking(move || load_engine(&model_args))
+            .await
+            .context("loading the model")??;
+        server.set_engine(Arc::new(engine))?;
+        eprintln!("ready: {} slots × {} tokens", args.slots, args.ctx);
+        let handle = server.shutdown_handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            eprintln!("shutting down");
+            handle.shutdown();
+        });
+        server.wait().await?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
