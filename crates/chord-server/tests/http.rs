@@ -1,0 +1,597 @@
+//! The OpenAI HTTP face on real models, with a real HTTP client on 127.0.0.1.
+
+mod common;
+
+use chord_engine::{ChatMessage, GenerateOptions, SamplerConfig};
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const GEMMA: &str = "gemma3-270m";
+const QWEN: &str = "qwen2.5-coder-0.5b";
+
+async fn post(s: &chord_server::Server, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(url(s, path))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greedy_completion_and_its_stream_equal_session_output() {
+    let prompt = "Once upon a time";
+    let want = session_text(GEMMA, prompt, &greedy_opts(24));
+    let s = start(GEMMA, &Opts::default()).await;
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"model": GEMMA, "prompt": prompt, "max_tokens": 24, "temperature": 0}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["choices"][0]["text"].as_str(), Some(want.as_str()));
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["completion_tokens"], 24);
+    assert_eq!(
+        v["usage"]["prompt_tokens"],
+        engine(GEMMA).prompt_tokens(prompt).unwrap().len()
+    );
+
+    let r = client()
+        .post(url(&s, "/v1/completions"))
+        .json(&json!({"prompt": prompt, "max_tokens": 24, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let ev = sse(r).await;
+    assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+    assert_eq!(stream_text(&ev), want);
+    let usage: Value = serde_json::from_str(&ev[ev.len() - 2]).unwrap();
+    assert_eq!(usage["usage"]["completion_tokens"], 24);
+    let fin: Value = serde_json::from_str(&ev[ev.len() - 3]).unwrap();
+    assert_eq!(fin["choices"][0]["finish_reason"], "length");
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_completion_uses_the_template_and_stop_strings() {
+    let msgs = vec![ChatMessage::user(
+        "Write a Python function that adds two numbers.",
+    )];
+    let want = session_chat(QWEN, &msgs, &greedy_opts(20));
+    let stop_opts = GenerateOptions {
+        stop: vec!["def".into()],
+        ..greedy_opts(20)
+    };
+    let want_stop = session_chat(QWEN, &msgs, &stop_opts);
+    let s = start(QWEN, &Opts::default()).await;
+    let body = json!({"model": QWEN, "messages": [{"role": "user", "content": msgs[0].content}], "max_tokens": 20, "temperature": 0});
+    let (st, v) = post(&s, "/v1/chat/completions", body.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(
+        v["choices"][0]["message"]["content"].as_str(),
+        Some(want.as_str())
+    );
+
+    let mut sb = body.clone();
+    sb["stream"] = json!(true);
+    let ev = sse(client()
+        .post(url(&s, "/v1/chat/completions"))
+        .json(&sb)
+        .send()
+        .await
+        .unwrap())
+    .await;
+    let first: Value = serde_json::from_str(&ev[0]).unwrap();
+    assert_eq!(first["object"], "chat.completion.chunk");
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(stream_text(&ev), want);
+    assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+
+    // Content as parts, a stop string.
+    let mut pb = body;
+    pb["messages"] =
+        json!([{"role": "user", "content": [{"type": "text", "text": msgs[0].content}]}]);
+    pb["stop"] = json!("def");
+    let (st, v) = post(&s, "/v1/chat/completions", pb).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"].as_str(),
+        Some(want_stop.as_str())
+    );
+    if want.contains("def") {
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    }
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_each_get_their_alone_output() {
+    let cases: Vec<(&str, usize, SamplerConfig)> = vec![
+        ("The capital of France is", 16, SamplerConfig::greedy()),
+        (
+            "def fibonacci(n):",
+            20,
+            SamplerConfig {
+                seed: 7,
+                ..SamplerConfig::default()
+            },
+        ),
+        ("My favourite colour is", 12, SamplerConfig::greedy()),
+        (
+            "In 1492,",
+            18,
+            SamplerConfig {
+                seed: 99,
+                temperature: 1.0,
+                ..SamplerConfig::default()
+            },
+        ),
+        ("Water boils at", 10, SamplerConfig::greedy()),
+    ];
+    let want: Vec<String> = cases
+        .iter()
+        .map(|(p, n, sc)| {
+            session_text(
+                GEMMA,
+                p,
+                &GenerateOptions {
+                    max_tokens: *n,
+                    sampler: *sc,
+                    ..GenerateOptions::default()
+                },
+            )
+        })
+        .collect();
+    // 5 requests on 3 slots: some queue, the rest are batched together.
+    let s = start(
+        GEMMA,
+        &Opts {
+            slots: 3,
+            ..Opts::default()
+        },
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for (p, n, sc) in &cases {
+        let body = json!({"prompt": p, "max_tokens": n, "temperature": sc.temperature, "top_k": sc.top_k, "top_p": sc.top_p, "min_p": sc.min_p, "seed": sc.seed, "stream": true});
+        let u = url(&s, "/v1/completions");
+        tasks.push(tokio::spawn(async move {
+            let r = client().post(u).json(&body).send().await.unwrap();
+            stream_text(&sse(r).await)
+        }));
+    }
+    for (t, w) in tasks.into_iter().zip(&want) {
+        assert_eq!(&t.await.unwrap(), w);
+    }
+    assert!(metric(&s, "chord_batch_steps_total").await.unwrap() > 0.0);
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_reuse_shows_in_usage_and_keeps_output() {
+    let base =
+        "You are a careful assistant. Answer in one sentence.\nQuestion: why is the sky blue?";
+    let longer = format!("{base}\nAnswer:");
+    let want = session_text(QWEN, &longer, &greedy_opts(12));
+    let s = start(QWEN, &Opts::default()).await;
+    let (_, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": base, "max_tokens": 4, "temperature": 0}),
+    )
+    .await;
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+    let (_, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": longer, "max_tokens": 12, "temperature": 0}),
+    )
+    .await;
+    let base_len = engine(QWEN).prompt_tokens(base).unwrap().len() as u64;
+    let cached = v["usage"]["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        cached >= base_len - 1,
+        "cached {cached}, base prompt {base_len}: {v}"
+    );
+    assert_eq!(v["choices"][0]["text"].as_str(), Some(want.as_str()));
+    assert!(
+        metric(&s, "chord_prompt_cached_tokens_total{tenant=\"default\"}")
+            .await
+            .unwrap()
+            >= cached as f64
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_mid_stream_cancels_and_frees_the_slot() {
+    let s = start(
+        GEMMA,
+        &Opts {
+            slots: 2,
+            ..Opts::default()
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        let r = client()
+            .post(url(&s, "/v1/completions"))
+            .json(&json!({"prompt": "Tell me a very long story.", "max_tokens": 450, "ignore_eos": true, "stream": true}))
+            .send()
+            .await
+            .unwrap();
+        let mut body = r.bytes_stream();
+        use futures_util::StreamExt;
+        let first = tokio::time::timeout(Duration::from_secs(60), body.next())
+            .await
+            .expect("first chunk in time");
+        assert!(first.is_some());
+        assert_eq!(metric(&s, "chord_slots_active").await, Some(1.0));
+        drop(body); // the client goes away mid-stream
+        assert!(
+            wait_metric(&s, "chord_slots_active", 0.0).await,
+            "slot not freed after disconnect"
+        );
+    }
+    let done = metric(&s, "chord_completion_tokens_total{tenant=\"default\"}")
+        .await
+        .unwrap();
+    assert!(done < 900.0, "cancelled streams ran on: {done} tokens");
+    let (st, _) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "Hi", "max_tokens": 3}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    s.shutdown().await.unwrap();
+}
+
+const TENANTS: &str = r#"
+[tenants.alice]
+api_keys = ["sk-alice"]
+models = ["gemma3-270m"]
+max_concurrent = 1
+[tenants.bob]
+api_keys = ["sk-bob"]
+models = ["some-other-model"]
+[tenants.carol]
+api_keys = ["sk-carol"]
+tokens_per_minute = 6
+[tenants.dave]
+api_keys = ["sk-dave"]
+max_context = 40
+"#;
+
+async fn post_key(s: &chord_server::Server, key: Option<&str>, body: Value) -> reqwest::Response {
+    let mut r = client().post(url(s, "/v1/completions")).json(&body);
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_get_401_403_429_with_retry_after() {
+    let s = start(
+        GEMMA,
+        &Opts {
+            tenants: Some(TENANTS),
+            ..Opts::default()
+        },
+    )
+    .await;
+    let body = json!({"model": GEMMA, "prompt": "Hello there", "max_tokens": 4});
+    for key in [None, Some("sk-wrong"), Some("sk-alicex")] {
+        let r = post_key(&s, key, body.clone()).await;
+        assert_eq!(r.status(), 401, "{key:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_api_key");
+        assert!(
+            !v.to_string().contains("sk-wrong"),
+            "the key is echoed: {v}"
+        );
+    }
+    let r = post_key(&s, Some("sk-bob"), body.clone()).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_allowed"
+    );
+    let models: Value = client()
+        .get(url(&s, "/v1/models"))
+        .bearer_auth("sk-bob")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        client()
+            .get(url(&s, "/v1/models"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // Token rate: the first request spends more than the minute's 6 tokens.
+    assert_eq!(
+        post_key(&s, Some("sk-carol"), body.clone()).await.status(),
+        200
+    );
+    let r = post_key(&s, Some("sk-carol"), body.clone()).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "rate_limit_exceeded"
+    );
+
+    // Concurrency: alice's second request while her first streams.
+    let r1 = post_key(&s, Some("sk-alice"), json!({"prompt": "Count to one hundred:", "max_tokens": 300, "ignore_eos": true, "stream": true})).await;
+    assert_eq!(r1.status(), 200);
+    let r2 = post_key(&s, Some("sk-alice"), body.clone()).await;
+    assert_eq!(r2.status(), 429);
+    assert!(r2.headers().contains_key("retry-after"));
+    // Another tenant is not held up by alice's stream.
+    let r3 = post_key(&s, Some("sk-dave"), body.clone()).await;
+    assert_eq!(r3.status(), 200);
+    drop(r1);
+    // Dave's context limit.
+    let long = "word ".repeat(60);
+    let r = post_key(
+        &s,
+        Some("sk-dave"),
+        json!({"prompt": long, "max_tokens": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "context_length_exceeded"
+    );
+    let text = client()
+        .get(url(&s, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("chord_requests_total{tenant=\"carol\",code=\"429\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chord_requests_total{tenant=\"unauthenticated\",code=\"401\"} 3"),
+        "{text}"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
+    let s = start(
+        GEMMA,
+        &Opts {
+            ctx: 64,
+            ..Opts::default()
+        },
+    )
+    .await;
+    let raw = |b: &'static str| {
+        let u = url(&s, "/v1/completions");
+        async move {
+            client()
+                .post(u)
+                .header("content-type", "application/json")
+                .body(b)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let cases: Vec<(reqwest::Response, u16, &str)> = vec![
+        (raw("{not json").await, 400, "invalid_json"),
+        (raw("[1, 2]").await, 400, "invalid_json"),
+        (raw("").await, 400, "invalid_json"),
+        (
+            raw(r#"{"prompt": "hi", "temperature": "hot"}"#).await,
+            400,
+            "invalid_request",
+        ),
+        (raw(r#"{"prompt": 42}"#).await, 400, "invalid_request"),
+        (raw(r#"{"max_tokens": 3}"#).await, 400, "invalid_request"),
+        (
+            raw(r#"{"prompt": "hi", "max_tokens": -1}"#).await,
+            400,
+            "invalid_request",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "max_tokens": 1000000000000}"#).await,
+            400,
+            "invalid_value",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "n": 2}"#).await,
+            400,
+            "invalid_value",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "temperature": 0.5, "repeat_penalty": 0}"#).await,
+            400,
+            "invalid_value",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "model": "gpt-4"}"#).await,
+            404,
+            "model_not_found",
+        ),
+        (
+            post_key(&s, None, json!({"prompt": "word ".repeat(100)})).await,
+            400,
+            "context_length_exceeded",
+        ),
+    ];
+    for (r, status, code) in cases {
+        assert_eq!(r.status().as_u16(), status, "{code}");
+        let v: Value = r.json().await.expect("error body is JSON");
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert_eq!(v["error"]["type"].as_str().is_some(), true);
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let r = client()
+        .post(url(&s, "/v1/chat/completions"))
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = client()
+        .post(url(&s, "/v1/chat/completions"))
+        .json(&json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Still serving.
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "Hello", "max_tokens": 2}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        client()
+            .get(url(&s, "/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_models_and_metrics() {
+    let s = bind(GEMMA, &Opts::default()).await;
+    let h = client().get(url(&s, "/health")).send().await.unwrap();
+    assert_eq!(h.status(), 503);
+    let r = post_key(&s, None, json!({"prompt": "hi"})).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "model_loading"
+    );
+    s.set_engine(engine(GEMMA)).unwrap();
+    assert!(s.set_engine(engine(GEMMA)).is_err());
+    let h: Value = client()
+        .get(url(&s, "/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    let m: Value = client()
+        .get(url(&s, "/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["object"], "list");
+    assert_eq!(m["data"][0]["id"], GEMMA);
+    let (st, _) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "Hello", "max_tokens": 3}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let text = client()
+        .get(url(&s, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "chord_requests_total{tenant=\"default\",code=\"200\"} 1",
+        "chord_prompt_tokens_total{tenant=\"default\"}",
+        "chord_completion_tokens_total{tenant=\"default\"} 3",
+        "chord_queue_depth 0",
+        "chord_slots_active 0",
+        "chord_slots_total 4",
+        "chord_time_to_first_token_seconds_count{tenant=\"default\"} 1",
+        "chord_inter_token_latency_seconds_count{tenant=\"default\"} 2",
+        "# TYPE chord_time_to_first_token_seconds histogram",
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_ends_streams_cleanly_and_stops_listening() {
+    let s = start(
+        GEMMA,
+        &Opts {
+            grace: Duration::from_millis(500),
+            ..Opts::default()
+        },
+    )
+    .await;
+    let addr = s.local_addr();
+    let r = client()
+        .post(url(&s, "/v1/completions"))
+        .json(&json!({"prompt": "Tell me a long story.", "max_tokens": 450, "ignore_eos": true, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let reader = tokio::spawn(sse(r));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(30), s.shutdown())
+        .await
+        .expect("shutdown in time")
+        .unwrap();
+    let ev = reader.await.unwrap();
+    assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+    let fin: Value = serde_json::from_str(&ev[ev.len() - 2]).unwrap();
+    assert_eq!(fin["choices"][0]["finish_reason"], "cancelled");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening"
+    );
+}
