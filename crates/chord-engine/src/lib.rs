@@ -5,7 +5,6 @@
 //! new turn). A [`Scheduler`] serves many requests at once: a fixed pool of slots, one batched
 //! forward pass per step over every running sequence, prefix-cache reuse per tenant.
 
-mod batch;
 mod engine;
 mod error;
 mod prefix_cache;

@@ -5,7 +5,6 @@
 //! their slot. Events go back through a callback per request, so callers (an async server, a
 //! test) bring their own channel; the engine knows nothing of async runtimes.
 
-use crate::batch::{forward_batch, BatchScratch, SeqBatch};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::prefix_cache::place;
@@ -14,7 +13,7 @@ use crate::slots::Slots;
 use crate::stop::{StopMatcher, StopState};
 use chord_model::sampler::{Sampler, SamplerConfig};
 use chord_model::tokenizer::Utf8Stream;
-use chord_model::Logits;
+use chord_model::{Logits, Scratch, SeqBatch};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -158,7 +157,7 @@ impl Scheduler {
             stats: stats.clone(),
             queue: VecDeque::new(),
             running: Vec::new(),
-            scratch: BatchScratch::default(),
+            scratch: Scratch::default(),
             step: 0,
         };
         let thread = std::thread::Builder::new()
@@ -261,7 +260,7 @@ struct Worker {
     stats: Arc<SchedulerStats>,
     queue: VecDeque<Pending>,
     running: Vec<Running>,
-    scratch: BatchScratch,
+    scratch: Scratch,
     step: u64,
 }
 
@@ -426,12 +425,10 @@ impl Worker {
             }
         }
         let eng = self.engine.clone();
-        let result = forward_batch(
-            &eng.model,
-            eng.backend.as_ref(),
-            &mut batch,
-            &mut self.scratch,
-        );
+        // ONE pass for the whole batch: weights are read once per step.
+        let result = eng
+            .model
+            .forward_batch(eng.backend.as_ref(), &mut batch, &mut self.scratch);
         drop(batch);
         drop(caches);
         self.stats.steps.fetch_add(1, Ordering::Relaxed);
