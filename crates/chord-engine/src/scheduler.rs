@@ -435,8 +435,22 @@ impl Worker {
         self.stats
             .batch_tokens
             .fetch_add(n_tokens as u64, Ordering::Relaxed);
+        let n_vocab = eng.model.config.n_vocab;
+        // One logits row per sequence (Logits::Last); anything else is a backend bug, reported
+        // to the requests rather than a panic on the scheduler thread.
+        let result = result.and_then(|rows| {
+            if rows.len() == plan.len() * n_vocab {
+                Ok(rows.to_vec())
+            } else {
+                Err(chord_model::ModelError::Backend(format!(
+                    "forward_batch returned {} logits for {} sequences of vocabulary {n_vocab}",
+                    rows.len(),
+                    plan.len()
+                )))
+            }
+        });
         let rows = match result {
-            Ok(rows) => rows.to_vec(),
+            Ok(rows) => rows,
             Err(e) => {
                 // Nothing was written; every sequence of the batch fails with the error's text.
                 let msg = e.to_string();
@@ -447,7 +461,6 @@ impl Worker {
                 return;
             }
         };
-        let n_vocab = eng.model.config.n_vocab;
         let mut outcomes = Vec::with_capacity(plan.len());
         for (k, ((i, _), toks)) in plan.iter().zip(&feeds).enumerate() {
             let r = &mut self.running[*i];
