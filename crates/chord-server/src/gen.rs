@@ -234,7 +234,7 @@ pub fn start(
     tenant.charge(prompt_tokens);
     state.metrics.started(&tenant.name);
     Ok(Running {
-        handle: handle,
+        handle,
         rx,
         permit,
         state: state.clone(),

@@ -36,7 +36,7 @@ enum ClientMsg {
         #[serde(default)]
         messages: Option<Vec<InMessage>>,
         #[serde(flatten)]
-        opts: Options,
+        opts: Box<Options>,
     },
     Cancel {
         id: String,
