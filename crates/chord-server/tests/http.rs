@@ -461,7 +461,12 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
         assert_eq!(r.status().as_u16(), status, "{code}");
         let v: Value = r.json().await.expect("error body is JSON");
         assert_eq!(v["error"]["code"], code, "{v}");
-        assert!(v["error"]["type"].as_str().is_some_and(|t| t.ends_with("_error")), "{v}");
+        assert!(
+            v["error"]["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("_error")),
+            "{v}"
+        );
         assert!(v["error"]["message"]
             .as_str()
             .is_some_and(|m| !m.is_empty()));

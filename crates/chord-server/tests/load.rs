@@ -12,7 +12,14 @@ const GEMMA: &str = "gemma3-270m";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_streams_complete_and_sixteen_dropped_streams_free_their_slots() {
-    let s = start(GEMMA, &Opts { slots: 8, ..Opts::default() }).await;
+    let s = start(
+        GEMMA,
+        &Opts {
+            slots: 8,
+            ..Opts::default()
+        },
+    )
+    .await;
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..32 {
@@ -29,10 +36,16 @@ async fn thirty_two_streams_complete_and_sixteen_dropped_streams_free_their_slot
         }));
     }
     for t in tasks {
-        tokio::time::timeout(Duration::from_secs(240), t).await.expect("streams finish in time").expect("stream ok");
+        tokio::time::timeout(Duration::from_secs(240), t)
+            .await
+            .expect("streams finish in time")
+            .expect("stream ok");
     }
     assert!(t0.elapsed() < Duration::from_secs(240));
-    assert_eq!(metric(&s, "chord_completion_tokens_total{tenant=\"default\"}").await, Some(256.0));
+    assert_eq!(
+        metric(&s, "chord_completion_tokens_total{tenant=\"default\"}").await,
+        Some(256.0)
+    );
     assert!(wait_metric(&s, "chord_slots_active", 0.0).await);
 
     // 16 clients start long streams and drop them after the first chunk.
@@ -50,7 +63,10 @@ async fn thirty_two_streams_complete_and_sixteen_dropped_streams_free_their_slot
     for t in tasks {
         t.await.expect("client");
     }
-    assert!(wait_metric(&s, "chord_slots_active", 0.0).await, "slots still busy after 16 disconnects");
+    assert!(
+        wait_metric(&s, "chord_slots_active", 0.0).await,
+        "slots still busy after 16 disconnects"
+    );
     assert!(wait_metric(&s, "chord_queue_depth", 0.0).await);
     assert!(wait_metric(&s, "chord_requests_in_flight{tenant=\"default\"}", 0.0).await);
     s.shutdown().await.unwrap();
