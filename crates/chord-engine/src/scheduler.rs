@@ -149,7 +149,7 @@ impl Scheduler {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(SchedulerStats::default());
         let worker = Worker {
-            slots: Slots::new(&engine.model, cfg.n_slots, cfg.n_ctx),
+            slots: Slots::new(&engine, cfg.n_slots, cfg.n_ctx),
             engine: engine.clone(),
             // Every running sequence must fit its decode token into a step.
             budget: cfg.max_batch_tokens.max(cfg.n_slots),

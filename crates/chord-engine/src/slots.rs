@@ -1,7 +1,9 @@
 //! The scheduler's fixed pool of sequence slots: one KV cache each, allocated once at start-up,
-//! so the server's memory is bounded by `slots × ctx` whatever the load.
+//! so the server's memory is bounded by `slots × ctx` whatever the load. Caches are of the
+//! engine's KV type, as a `Session`'s are.
 
-use chord_model::{KvCache, Model};
+use crate::engine::Engine;
+use chord_model::KvCache;
 
 /// One sequence's place: its KV cache and the tokens whose keys/values are in it. A free slot
 /// keeps its tokens so that a later request of the same cache key can reuse them.
@@ -29,11 +31,11 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    pub fn new(model: &Model, n_slots: usize, n_ctx: usize) -> Self {
+    pub fn new(engine: &Engine, n_slots: usize, n_ctx: usize) -> Self {
         Slots {
             slots: (0..n_slots)
                 .map(|_| Slot {
-                    cache: model.new_cache(n_ctx),
+                    cache: engine.new_cache(n_ctx),
                     tokens: Vec::new(),
                     key: String::new(),
                     last_used: 0,

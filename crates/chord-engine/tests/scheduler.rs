@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 fn engine(name: &str) -> Arc<Engine> {
     let path = chord_testkit::model(name);
-    Arc::new(Engine::open(&path, &EngineOptions { n_threads: 0 }).expect("load model"))
+    Arc::new(Engine::open(&path, &EngineOptions::default()).expect("load model"))
 }
 
 fn request(engine: &Engine, prompt: &str, max_tokens: usize, sampler: SamplerConfig) -> SeqRequest {

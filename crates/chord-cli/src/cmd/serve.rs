@@ -2,7 +2,7 @@
 //! engine's batching scheduler. The socket is bound first (so `/health` answers "loading"
 //! while the model loads); SIGTERM or Ctrl-C shut down gracefully.
 
-use super::common::{load_engine, ModelArgs};
+use super::common::{load_engine, KvTypeArg, ModelArgs};
 use anyhow::Context;
 use chord_engine::SchedulerConfig;
 use chord_server::tenants::Tenants;
@@ -37,6 +37,9 @@ pub struct Args {
     /// CPU threads (0 = all cores).
     #[arg(short = 't', long = "threads", default_value_t = 0)]
     pub threads: usize,
+    /// Element type of the slots' KV caches.
+    #[arg(long = "kv-type", value_enum, default_value_t = KvTypeArg::F16)]
+    pub kv_type: KvTypeArg,
     /// Seconds in-flight generations may run after SIGTERM before they are cancelled.
     #[arg(long = "shutdown-grace", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -85,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             model: args.model.clone(),
             threads: args.threads,
             ctx: args.ctx,
+            kv_type: args.kv_type,
         };
         let engine = tokio::task::spawn_blocking(move || load_engine(&model_args))
             .await

@@ -22,7 +22,7 @@ pub fn engine(name: &str) -> Arc<Engine> {
     m.entry(name.to_string())
         .or_insert_with(|| {
             let path = chord_testkit::model(name);
-            Arc::new(Engine::open(&path, &EngineOptions { n_threads: 0 }).expect("load model"))
+            Arc::new(Engine::open(&path, &EngineOptions::default()).expect("load model"))
         })
         .clone()
 }
