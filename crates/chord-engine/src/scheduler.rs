@@ -344,10 +344,21 @@ impl Worker {
         }
     }
 
-    /// Moves queued requests into free slots, first come first served.
+    /// Moves queued requests into free slots. Fair across cache keys (tenants): the next one
+    /// admitted is the oldest request of the key with the fewest running sequences, so one
+    /// tenant's flood of requests cannot keep another's waiting behind it.
     fn admit(&mut self) {
-        while self.slots.n_free() > 0 {
-            let Some(p) = self.queue.pop_front() else {
+        while self.slots.n_free() > 0 && !self.queue.is_empty() {
+            let running = |key: &str| {
+                self.running
+                    .iter()
+                    .filter(|r| r.p.req.cache_key == key)
+                    .count()
+            };
+            let pick = (0..self.queue.len())
+                .min_by_key(|&i| (running(&self.queue[i].req.cache_key), i))
+                .unwrap_or(0);
+            let Some(p) = self.queue.remove(pick) else {
                 break;
             };
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);

@@ -305,3 +305,56 @@ fn bad_requests_are_typed_errors() {
         Err(EngineError::Sample(_))
     ));
 }
+
+#[test]
+fn a_flood_from_one_key_does_not_starve_another() {
+    let eng = engine("gemma3-270m");
+    let sched = Scheduler::start(
+        eng.clone(),
+        SchedulerConfig {
+            n_slots: 2,
+            n_ctx: 128,
+            max_batch_tokens: 32,
+        },
+    )
+    .expect("start");
+    let (tx, rx) = mpsc::channel::<(String, usize)>();
+    let mut handles = Vec::new();
+    let mut send = |key: &str, i: usize| {
+        let mut req = request(&eng, "Count:", 6, SamplerConfig::greedy());
+        req.cache_key = key.into();
+        req.ignore_eos = true;
+        let tx = tx.clone();
+        let name = key.to_string();
+        let h = sched
+            .submit(
+                req,
+                Box::new(move |ev| {
+                    if matches!(ev, SeqEvent::Done(_)) {
+                        let _ = tx.send((name.clone(), i));
+                    }
+                    true
+                }),
+            )
+            .expect("submit");
+        handles.push(h);
+    };
+    // Six requests of "flood" queue up before the one of "quiet".
+    for i in 0..6 {
+        send("flood", i);
+    }
+    send("quiet", 0);
+    let order: Vec<(String, usize)> = (0..7)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(120))
+                .expect("done in time")
+        })
+        .collect();
+    let quiet_at = order.iter().position(|(k, _)| k == "quiet").unwrap();
+    // Both slots start with "flood"; "quiet" gets the first slot that frees up.
+    assert!(
+        quiet_at <= 3,
+        "quiet finished {}th: {order:?}",
+        quiet_at + 1
+    );
+}
