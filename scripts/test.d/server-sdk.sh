@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# `chord serve` with real clients: the official `openai` Python package (chat, completion,
-# streaming; greedy output equal to `chord run`) and a `websockets` client (two generations on
-# one socket, one cancelled). Runs on 127.0.0.1 with a free port; the server is stopped at exit.
+# `chord serve` with real clients, each against its own server on 127.0.0.1 (free port):
+# the official `openai` Python package and a `websockets` client (tests/server/sdk_test.py), and
+# the official `openai` npm package (tests/server/sdk_test.mjs). Greedy output must equal
+# `chord run`. Each prints a cargo-style "test result:" line that scripts/test.sh totals.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-venv="${CHORD_CACHE:-$HOME/.cache/wasm-chord}/venv-server"
-[ -x "$venv/bin/python" ] || bash scripts/setup.d/server-sdk.sh
+cache="${CHORD_CACHE:-$HOME/.cache/wasm-chord}"
+[ -x "$cache/venv-server/bin/python" ] && [ -d "$cache/npm-server/node_modules/openai" ] \
+  || bash scripts/setup.d/server-sdk.sh
 cargo build --release --quiet -p chord-cli
-exec "$venv/bin/python" tests/server/sdk_test.py target/release/chord
+status=0
+"$cache/venv-server/bin/python" tests/server/sdk_test.py target/release/chord || status=$?
+node tests/server/sdk_test.mjs target/release/chord "$cache/npm-server/node_modules" || status=$?
+exit "$status"
