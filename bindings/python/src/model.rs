@@ -25,7 +25,7 @@ self_cell::self_cell!(
 pub struct Core {
     pub engine: Arc<Engine>,
     pub session: Mutex<SessionCell>,
-    /// The cancel flag of the latest generation (a new one cancels it).
+    /// The cancel flag of the latest stream (the next generation cancels it).
     pub current: Mutex<Option<Arc<AtomicBool>>>,
 }
 
@@ -42,6 +42,7 @@ pub struct Core {
 pub struct Model {
     core: Arc<Core>,
     path: String,
+    n_ctx: usize,
 }
 
 #[pymethods]
@@ -69,6 +70,7 @@ impl Model {
         })?;
         let engine = Arc::new(engine);
         let session = SessionCell::new(engine.clone(), |e| e.session(n_ctx));
+        let n_ctx = session.borrow_dependent().n_ctx();
         Ok(Model {
             core: Arc::new(Core {
                 engine,
@@ -76,6 +78,7 @@ impl Model {
                 current: Mutex::new(None),
             }),
             path: path.display().to_string(),
+            n_ctx,
         })
     }
 
@@ -218,9 +221,8 @@ impl Model {
 
     /// The context size in tokens.
     #[getter]
-    fn n_ctx(&self, py: Python<'_>) -> usize {
-        let core = &self.core;
-        py.detach(|| lock(&core.session).borrow_dependent().n_ctx())
+    fn n_ctx(&self) -> usize {
+        self.n_ctx
     }
 
     /// Number of tokens in the vocabulary.
@@ -243,7 +245,7 @@ impl Model {
         stream: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = s.options()?;
-        let it = TextStream::start(self.core.clone(), job, opts)?;
+        let it = TextStream::start(self.core.clone(), job, opts, stream)?;
         if stream {
             return Ok(Bound::new(py, it)?.into_any());
         }

@@ -36,7 +36,7 @@ enum Msg {
 
 /// An iterator over the text pieces of a generation as they are produced (complete UTF-8
 /// characters; a stop string is never shown, even in part). Dropping the iterator, calling
-/// `cancel()`, or starting another generation on the same model stops it. Errors from the model
+/// `cancel()`, or starting another generation or `reset()` on the same model stops it. Errors from the model
 /// are raised by the iteration that meets them.
 #[pyclass(module = "wasm_chord", frozen)]
 pub struct TextStream {
@@ -47,15 +47,22 @@ pub struct TextStream {
 }
 
 impl TextStream {
-    /// Starts generating on a worker thread.
-    pub fn start(core: Arc<Core>, job: Job, opts: GenerateOptions) -> PyResult<TextStream> {
+    /// Starts generating on a worker thread. A `stream` registers itself as the one a later
+    /// generation cancels; a plain `generate` (read to the end by its caller) never is, so
+    /// calls from several Python threads simply take turns.
+    pub fn start(
+        core: Arc<Core>,
+        job: Job,
+        opts: GenerateOptions,
+        stream: bool,
+    ) -> PyResult<TextStream> {
         let (tx, rx) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = cancel.clone();
-        // One conversation per model: a new generation ends an unfinished stream (e.g. one
-        // abandoned by a KeyboardInterrupt raised in Python code between two pieces) instead of
-        // waiting behind it.
-        if let Some(prev) = lock(&core.current).replace(cancel.clone()) {
+        // A new generation ends an unfinished stream (e.g. one abandoned by a KeyboardInterrupt
+        // raised in Python code between two pieces) instead of waiting behind it.
+        let mine = stream.then(|| cancel.clone());
+        if let Some(prev) = std::mem::replace(&mut *lock(&core.current), mine) {
             prev.store(true, Ordering::Relaxed);
         }
         std::thread::Builder::new()

@@ -104,3 +104,25 @@ def test_gil_is_released_while_generating(load):
         t.join()
     # The counting thread ran all along (one tick per ~1 ms while it may run).
     assert ticks[0] > 0.2 * elapsed * 1000, (ticks[0], elapsed)
+
+
+def test_calls_from_several_threads_take_turns(load):
+    # Plain generate() calls are never cancelled by one another: each waits for the session.
+    model = load("gemma3-270m")
+    want = expected(model)
+    results = []
+    errors = []
+
+    def work():
+        try:
+            results.append(expected(model))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == [want] * 3
