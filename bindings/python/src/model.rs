@@ -5,7 +5,7 @@ use crate::args::{count, messages as messages_arg, Sampling};
 use crate::errors::{model_err, value_err};
 use crate::metadata;
 use crate::stream::{lock, Job, TextStream};
-use chord_engine::{Engine, EngineOptions, Session};
+use chord_engine::{Engine, EngineOptions, KvType, Session};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +35,8 @@ pub struct Core {
 /// "qwen2.5-coder-0.5b"), resolved like `chord run -m`: known models live in
 /// `$CHORD_HOME/models` or `~/.cache/wasm-chord/models` (`chord pull NAME` fetches them).
 /// `n_threads=None` uses every core; `n_ctx` is the context size in tokens (0 = the model's
-/// training context, capped at 4096).
+/// training context, capped at 4096); `kv_type` is the KV cache's element type, "f16" (as
+/// llama.cpp and `chord run` by default) or "f32" (`--kv-type f32`).
 ///
 /// Raises ModelError if the file cannot be found, read or run, ValueError for bad arguments.
 #[pyclass(module = "wasm_chord", frozen)]
@@ -48,13 +49,23 @@ pub struct Model {
 #[pymethods]
 impl Model {
     #[new]
-    #[pyo3(signature = (path_or_name, n_threads=None, n_ctx=4096))]
+    #[pyo3(signature = (path_or_name, n_threads=None, n_ctx=4096, kv_type="f16"))]
     fn new(
         py: Python<'_>,
         path_or_name: &str,
         n_threads: Option<i64>,
         n_ctx: i64,
+        kv_type: &str,
     ) -> PyResult<Model> {
+        let kv_type = match kv_type {
+            "f16" => KvType::F16,
+            "f32" => KvType::F32,
+            other => {
+                return Err(value_err(format!(
+                    "kv_type must be \"f16\" or \"f32\", got {other:?}"
+                )))
+            }
+        };
         let n_threads = match n_threads {
             None => 0,
             Some(0) => return Err(value_err("n_threads must be >= 1 (or None for all cores)")),
@@ -64,7 +75,7 @@ impl Model {
         let name = path_or_name.to_owned();
         let (engine, path) = py.detach(move || {
             let path = chord_hub::resolve(&name).map_err(model_err)?;
-            let engine = Engine::open(&path, &EngineOptions { n_threads })
+            let engine = Engine::open(&path, &EngineOptions { n_threads, kv_type })
                 .map_err(|e| model_err(format!("loading {}: {e}", path.display())))?;
             Ok::<_, PyErr>((engine, path))
         })?;

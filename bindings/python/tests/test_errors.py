@@ -107,6 +107,8 @@ def test_bad_values(load):
         Model("gemma3-270m", n_ctx=-1)
     with pytest.raises(ValueError):
         Model("gemma3-270m", n_threads=0)
+    with pytest.raises(ValueError, match="kv_type"):
+        Model("gemma3-270m", kv_type="q8")
     # None of it touched the model.
     assert model.generate("Once upon a time", max_tokens=4, temperature=0) == ", there was a"
 

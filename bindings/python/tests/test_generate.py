@@ -20,10 +20,23 @@ def test_greedy_equals_chord_run(load, name, prompt, n):
     assert len(got) > 0
 
 
-def test_greedy_equals_llama_cpp_reference(load, reference):
-    p = reference("gemma3-270m")["prompts"]["story"]
+def test_f32_kv_cache_equals_chord_run_kv_f32(load):
+    want = chord("run", "-m", "qwen2.5-coder-0.5b", "-p", "The capital of France is", "-n", "16",
+                 "--temp", "0", "--kv-type", "f32")
+    model = load("qwen2.5-coder-0.5b", kv_type="f32")
+    assert model.generate("The capital of France is", max_tokens=16, temperature=0) == want.decode(errors="replace")
+
+
+@pytest.mark.parametrize("name,case", [("qwen2.5-coder-0.5b", "capital"), ("qwen2.5-coder-0.5b", "code"),
+                                       ("gemma3-270m", "code")])
+def test_greedy_equals_llama_cpp_reference(load, reference, name, case):
+    # Cases whose reference top-2 logits stay >= 0.07 apart at every step. Gemma's story has a
+    # 0.006 gap at one step, where an implementation that is not bit-identical may flip (and since
+    # the kernel work on main, `chord run` does: the comparison with the CLI above covers it).
+    p = reference(name)["prompts"][case]
     want = bytes.fromhex(p["greedy_bytes_hex"]).decode(errors="replace")
-    assert load("gemma3-270m").generate(p["text"], max_tokens=32, temperature=0) == want
+    got = load(name).generate(p["text"], max_tokens=len(p["greedy"]), temperature=0)
+    assert got == want
 
 
 def test_stream_pieces_join_to_the_same_text(load):

@@ -30,11 +30,18 @@ class Model:
 
     ``path_or_name`` is a .gguf path or a known model name ("gemma3-270m", "qwen2.5-coder-0.5b",
     "qwen2.5-coder-1.5b"), resolved like ``chord run -m``. ``n_threads=None`` uses every core;
-    ``n_ctx`` is the context size in tokens (0 = the model's, capped at 4096).
+    ``n_ctx`` is the context size in tokens (0 = the model's, capped at 4096); ``kv_type`` is the
+    KV cache's element type ("f16" as ``chord run`` by default, or "f32").
     Raises ModelError if the model cannot be found or loaded, ValueError for bad arguments.
     """
 
-    def __init__(self, path_or_name: str, n_threads: Optional[int] = None, n_ctx: int = 4096) -> None: ...
+    def __init__(
+        self,
+        path_or_name: str,
+        n_threads: Optional[int] = None,
+        n_ctx: int = 4096,
+        kv_type: Literal["f16", "f32"] = "f16",
+    ) -> None: ...
     @overload
     def generate(
         self,
