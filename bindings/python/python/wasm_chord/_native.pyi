@@ -76,6 +76,20 @@ class Model:
         Ends at an end-of-generation token, after ``max_tokens``, when the context is full, or
         before the first ``stop`` string (not returned)."""
     @overload
+    def generate(
+        self,
+        prompt: str,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.0,
+        seed: Optional[int] = None,
+        stop: Stop = None,
+        stream: bool = False,
+    ) -> Union[str, TextStream]: ...
+    @overload
     def chat(
         self,
         messages: List[Message],
@@ -106,6 +120,20 @@ class Model:
     ) -> TextStream:
         """The assistant's reply to ``messages`` ([{"role": ..., "content": ...}]), rendered
         with the model's chat template. Same options and results as ``generate``."""
+    @overload
+    def chat(
+        self,
+        messages: List[Message],
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.0,
+        seed: Optional[int] = None,
+        stop: Stop = None,
+        stream: bool = False,
+    ) -> Union[str, TextStream]: ...
     def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> List[int]:
         """Token ids of ``text`` (BOS as the model's metadata says; special-token text parsed)."""
     def detokenize(self, ids: List[int]) -> str:
