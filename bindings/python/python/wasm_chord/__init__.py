@@ -1,0 +1,15 @@
+"""wasm-chord: in-process LLM inference on GGUF models.
+
+    >>> from wasm_chord import Model
+    >>> model = Model("gemma3-270m")          # a .gguf path or a known model name
+    >>> model.generate("Once upon a time", max_tokens=32, temperature=0)
+
+``Model.generate`` and ``Model.chat`` return the text, or with ``stream=True`` an iterator of
+text pieces. Errors from the runtime are :class:`ModelError`; bad arguments raise ``ValueError``
+(or ``TypeError`` for a value of the wrong type). Generation runs without the GIL and Ctrl-C
+interrupts it (``KeyboardInterrupt``), leaving the model usable.
+"""
+
+from ._native import Model, ModelError, TextStream, __version__
+
+__all__ = ["Model", "ModelError", "TextStream", "__version__"]

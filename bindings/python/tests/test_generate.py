@@ -1,0 +1,94 @@
+"""generate(): greedy text equals `chord run --temp 0` and llama.cpp's reference; streaming
+pieces join to the same text; stop strings and seeded sampling behave as in the CLI."""
+
+import pytest
+
+from conftest import chord
+
+GREEDY_CASES = [
+    ("gemma3-270m", "Once upon a time", 32),
+    ("qwen2.5-coder-0.5b", "def fibonacci(n):", 32),
+    ("qwen2.5-coder-1.5b", "The capital of France is", 12),
+]
+
+
+@pytest.mark.parametrize("name,prompt,n", GREEDY_CASES)
+def test_greedy_equals_chord_run(load, name, prompt, n):
+    want = chord("run", "-m", name, "-p", prompt, "-n", str(n), "--temp", "0").decode(errors="replace")
+    got = load(name).generate(prompt, max_tokens=n, temperature=0)
+    assert got == want
+    assert len(got) > 0
+
+
+def test_f32_kv_cache_equals_chord_run_kv_f32(load):
+    want = chord("run", "-m", "qwen2.5-coder-0.5b", "-p", "The capital of France is", "-n", "16",
+                 "--temp", "0", "--kv-type", "f32")
+    model = load("qwen2.5-coder-0.5b", kv_type="f32")
+    assert model.generate("The capital of France is", max_tokens=16, temperature=0) == want.decode(errors="replace")
+
+
+@pytest.mark.parametrize("name,case", [("qwen2.5-coder-0.5b", "capital"), ("qwen2.5-coder-0.5b", "code"),
+                                       ("gemma3-270m", "code")])
+def test_greedy_equals_llama_cpp_reference(load, reference, name, case):
+    # Cases whose reference top-2 logits stay >= 0.07 apart at every step. Gemma's story has a
+    # 0.006 gap at one step, where an implementation that is not bit-identical may flip (and since
+    # the kernel work on main, `chord run` does: the comparison with the CLI above covers it).
+    p = reference(name)["prompts"][case]
+    want = bytes.fromhex(p["greedy_bytes_hex"]).decode(errors="replace")
+    got = load(name).generate(p["text"], max_tokens=len(p["greedy"]), temperature=0)
+    assert got == want
+
+
+def test_stream_pieces_join_to_the_same_text(load):
+    model = load("qwen2.5-coder-0.5b")
+    whole = model.generate("def fibonacci(n):", max_tokens=24, temperature=0)
+    stream = model.generate("def fibonacci(n):", max_tokens=24, temperature=0, stream=True)
+    assert stream.finish_reason is None
+    pieces = list(stream)
+    assert len(pieces) > 5, pieces  # streamed piece by piece, not in one block
+    assert all(isinstance(p, str) and p for p in pieces)
+    assert "".join(pieces) == whole
+    assert stream.finish_reason == "length"
+    assert list(stream) == []  # an exhausted stream stays exhausted
+
+
+def test_stop_string_cuts_like_chord_run(load):
+    model = load("gemma3-270m")
+    prompt = "Once upon a time"
+    full = model.generate(prompt, max_tokens=32, temperature=0)
+    assert "Lily" in full
+    want = chord("run", "-m", "gemma3-270m", "-p", prompt, "-n", "32", "--temp", "0", "--stop", "Lily")
+    got = model.generate(prompt, max_tokens=32, temperature=0, stop=["Lily"])
+    assert got == want.decode()
+    assert got == full[: full.index("Lily")]
+    stream = model.generate(prompt, max_tokens=32, temperature=0, stop="Lily", stream=True)
+    assert "".join(stream) == got
+    assert stream.finish_reason == "stop"
+
+
+def test_seeded_sampling_equals_chord_run_and_repeats(load):
+    model = load("gemma3-270m")
+    args = dict(max_tokens=24, temperature=0.9, top_k=40, top_p=0.95, min_p=0.05, seed=1234)
+    a = model.generate("The weather today", **args)
+    b = model.generate("The weather today", **args)
+    assert a == b
+    want = chord("run", "-m", "gemma3-270m", "-p", "The weather today", "-n", "24",
+                 "--temp", "0.9", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05", "--seed", "1234")
+    assert a == want.decode(errors="replace")
+    other = model.generate("The weather today", **{**args, "seed": 99})
+    assert other != a  # the seed reaches the sampler
+
+
+def test_max_tokens_zero_generates_nothing(load):
+    assert load("gemma3-270m").generate("Once upon a time", max_tokens=0) == ""
+
+
+def test_context_is_reused_without_changing_results(load):
+    # The session keeps its KV cache between calls; a different prompt afterwards, and the same
+    # one again, must give what a fresh model gives.
+    model = load("qwen2.5-coder-0.5b")
+    first = model.generate("The capital of France is", max_tokens=8, temperature=0)
+    model.generate("def fibonacci(n):", max_tokens=4, temperature=0)
+    assert model.generate("The capital of France is", max_tokens=8, temperature=0) == first
+    model.reset()
+    assert model.generate("The capital of France is", max_tokens=8, temperature=0) == first
