@@ -6,6 +6,7 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use crate::simd;
+use chord_model::math::expf;
 use chord_model::{AttentionArgs, AttentionShape, KvSlice, ModelError, Result};
 use half::f16;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,7 +140,7 @@ fn one_head<R: Rows + ?Sized>(
         }
         if mt > m {
             // Rescale what was accumulated under the old max.
-            let c = (m - mt).exp();
+            let c = expf(m - mt);
             if l > 0.0 {
                 acc.iter_mut().for_each(|x| *x *= c);
                 l *= c as f64;
@@ -147,7 +148,7 @@ fn one_head<R: Rows + ?Sized>(
             m = mt;
         }
         for (j, &sj) in (j0..j1).zip(s.iter()) {
-            let e = (sj - m).exp();
+            let e = expf(sj - m);
             l += e as f64;
             v.axpy(acc, e, j * kv_stride + g * hd, hd);
         }

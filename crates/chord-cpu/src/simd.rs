@@ -75,7 +75,7 @@ pub(crate) fn swiglu(isa: chord_quant::Isa, gate: &mut [f32], up: &[f32]) {
     };
     for (g, &u) in gate[done..n].iter_mut().zip(&up[done..n]) {
         let x = *g;
-        *g = (x / (1.0 + (-x).exp())) * u;
+        *g = (x / (1.0 + chord_model::math::expf(-x))) * u;
     }
 }
 

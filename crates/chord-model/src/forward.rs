@@ -347,7 +347,9 @@ impl Model {
         prof::stop(&mut s.profile, OpKind::Output(self.weights.output.ty), t0);
         if c.final_logit_softcap > 0.0 {
             let cap = c.final_logit_softcap;
-            logits.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+            logits
+                .iter_mut()
+                .for_each(|v| *v = crate::math::tanhf(*v / cap) * cap);
         }
         // Only now, with every fallible step behind us, do the caches take the new tokens.
         for (seq, g) in seqs.iter_mut().zip(&s.segs) {

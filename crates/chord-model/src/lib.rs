@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod forward;
 pub mod kv_cache;
+pub mod math;
 pub mod ops;
 pub mod profile;
 pub mod sampler;

@@ -4,6 +4,7 @@
 
 use crate::backend::{AttentionArgs, AttentionShape};
 use crate::kv_cache::KvSlice;
+use crate::math;
 use half::f16;
 
 /// RMS norm, then multiply by `w`, in place over every `w.len()`-long row of `x`.
@@ -37,13 +38,13 @@ pub fn rope_cache(
     freq_factors: Option<&[f32]>,
     cache: &mut [f32],
 ) {
-    let theta_scale = base.powf(-2.0 / n_dims as f32);
+    let theta_scale = math::powf(base, -2.0 / n_dims as f32);
     let mut theta = pos as f32;
     for i0 in (0..n_dims).step_by(2) {
         let ff = freq_factors.map_or(1.0, |f| f[i0 / 2]);
         let t = theta / ff;
-        cache[i0] = t.cos();
-        cache[i0 + 1] = t.sin();
+        cache[i0] = math::cosf(t);
+        cache[i0 + 1] = math::sinf(t);
         theta *= theta_scale;
     }
 }
@@ -75,7 +76,7 @@ pub fn rope_apply(x: &mut [f32], head_dim: usize, n_dims: usize, neox: bool, cac
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         let x = *g;
-        *g = (x / (1.0 + (-x).exp())) * u;
+        *g = (x / (1.0 + math::expf(-x))) * u;
     }
 }
 
@@ -111,7 +112,7 @@ fn gelu_f16_table() -> &'static [u16] {
 fn gelu_tanh(x: f32) -> f32 {
     const GELU_COEF_A: f32 = 0.044715;
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+    0.5 * x * (1.0 + math::tanhf(SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)))
 }
 
 /// In-place softmax of `x` (already scaled/masked), as ggml: max, exp(x - max) summed in f64,
@@ -120,7 +121,7 @@ pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
     for v in x.iter_mut() {
-        let e = (*v - max).exp();
+        let e = math::expf(*v - max);
         *v = e;
         sum += e as f64;
     }
