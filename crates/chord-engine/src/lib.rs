@@ -11,7 +11,7 @@ mod stop;
 
 pub use engine::{Engine, EngineOptions};
 pub use error::EngineError;
-pub use session::{GenerateOptions, Generation, Session, StopReason, TokenEvent};
+pub use session::{GenerateOptions, Generating, Generation, Session, StopReason, TokenEvent};
 pub use stop::StopMatcher;
 
 pub use chord_model::chat::ChatMessage;
