@@ -4,8 +4,10 @@
 //! - `avx2` (x86_64 with AVX2+FMA): the hand-written kernels of `x86.rs` for the types that have
 //!   one (ggml's x86 reduction order), the generic bodies compiled with AVX2+FMA for the rest.
 //! - `avx512` (AVX-512 F/BW/VL + VNNI): the same with `vpdpbusd` for the u8×i8 sums.
+//! - `simd128` (wasm32 built with `+simd128`, decided at compile time): the kernels of
+//!   `simd128/` for the types that have one, the scalar bodies for the rest.
 //!
-//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512` if set and available
+//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512|simd128` if set and available
 //! (otherwise the best available), else the best the CPU supports.
 
 use crate::QuantError;
@@ -31,6 +33,10 @@ pub enum Isa {
     Avx2,
     /// x86_64 with AVX2, FMA and AVX-512 F/BW/VL/VNNI.
     Avx512,
+    /// wasm32 built with `+simd128`: hand-written kernels (`crate::simd128`) for the common
+    /// weight types, scalar for the rest. Chosen at compile time: there is no run-time
+    /// detection in wasm (the JS side loads a SIMD or a scalar build).
+    Simd128,
 }
 
 impl Isa {
@@ -39,6 +45,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Simd128 => "simd128",
         }
     }
 
@@ -48,11 +55,12 @@ impl Isa {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_detected(),
             Isa::Avx512 => avx2_detected() && avx512_detected(),
+            Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
 
     /// Every flavour this build knows, best last.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Simd128];
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -177,6 +185,10 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2 | Isa::Avx512 => None,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => crate::simd128::lookup(w).or_else(|| table!(scalar, w)),
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        Isa::Simd128 => None,
     }
 }
 
@@ -263,6 +275,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                     ($b, Isa::Scalar) => concat!("vec_dot_", $b, "/scalar"),
                     ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
                     ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
+                    ($b, Isa::Simd128) => concat!("vec_dot_", $b, "/simd128"),
                 )*
                 _ => "vec_dot_unknown",
             }

@@ -60,6 +60,8 @@ pub mod k;
 pub mod legacy;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 
 pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel};
 
