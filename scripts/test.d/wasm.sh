@@ -13,7 +13,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 suite() { # name dir
   local name=$1 dir=$2 st=0
-  (cd "$dir" && node --test --test-reporter=tap test/) >"$log" 2>&1 || st=$?
+  (cd "$dir" && node --test --test-reporter=tap test/*.test.mjs) >"$log" 2>&1 || st=$?
   cat "$log"
   local pass fail word=ok
   pass=$(awk '/^# pass / { print $3 }' "$log" | tail -1)

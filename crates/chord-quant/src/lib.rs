@@ -58,10 +58,10 @@ pub mod float;
 pub mod iq;
 pub mod k;
 pub mod legacy;
-#[cfg(target_arch = "x86_64")]
-mod x86;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel};
 
