@@ -186,7 +186,7 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2 | Isa::Avx512 => None,
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Isa::Simd128 => crate::simd128::lookup(w).or_else(|| table!(scalar, w)),
+        Isa::Simd128 => crate::simd128::lookup(w).or(table!(scalar, w)),
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         Isa::Simd128 => None,
     }
