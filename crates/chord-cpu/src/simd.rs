@@ -2,9 +2,11 @@
 //! F32 or F16 cache rows), AVX2+FMA+F16C where the selected ISA allows, portable otherwise.
 
 use half::f16;
-use std::sync::OnceLock;
 
+// Only the x86 paths ask (wasm32 builds have no such branch).
+#[cfg(target_arch = "x86_64")]
 fn use_avx2() -> bool {
+    use std::sync::OnceLock;
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| chord_quant::selected_isa() != chord_quant::Isa::Scalar)
 }

@@ -6,7 +6,10 @@ use chord_engine::{Engine, EngineOptions, GenerateOptions, SamplerConfig, StopRe
 fn engine() -> Engine {
     Engine::open(
         chord_testkit::model("gemma3-270m"),
-        &EngineOptions { n_threads: 0 },
+        &EngineOptions {
+            n_threads: 0,
+            ..EngineOptions::default()
+        },
     )
     .expect("load gemma3-270m")
 }

@@ -234,7 +234,7 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
         match isa {
             Isa::Avx2 => t4!(crate::x86::avx2),
             Isa::Avx512 => t4!(crate::x86::avx512),
-            Isa::Scalar => None,
+            Isa::Scalar | Isa::Simd128 => None,
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -89,7 +89,11 @@ pub(crate) fn load(bytes: Vec<u8>, expected: Option<usize>) -> Result<Model, Str
     }
     let file = ModelFile::from_bytes(bytes).map_err(|e| format!("not a usable GGUF model: {e}"))?;
     // One thread: wasm32 without the atomics feature cannot spawn.
-    let engine = Engine::from_file(file, &EngineOptions { n_threads: 1 })
-        .map_err(|e| format!("cannot load the model: {e}"))?;
+    let opts = EngineOptions {
+        n_threads: 1,
+        ..EngineOptions::default()
+    };
+    let engine =
+        Engine::from_file(file, &opts).map_err(|e| format!("cannot load the model: {e}"))?;
     Ok(Model::new(engine))
 }
