@@ -12,7 +12,10 @@ function chord(args) {
   if (!existsSync(chordBin)) {
     throw new Error(`native chord not found at ${chordBin}: run cargo build --release -p chord-cli`);
   }
-  const r = spawnSync(chordBin, args, { maxBuffer: 1 << 24 });
+  // CHORD_ISA=scalar: the native kernels the wasm ones are bit-identical to (the x86 kernels
+  // follow ggml's FMA reduction order, which wasm SIMD128 cannot reproduce exactly).
+  const env = { ...process.env, CHORD_ISA: 'scalar' };
+  const r = spawnSync(chordBin, args, { maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`chord ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }
