@@ -21,9 +21,12 @@ pub struct CpuBackend {
 }
 
 impl CpuBackend {
-    /// `n_threads` = 0 picks the number of available cores.
+    /// `n_threads` = 0 picks the number of available cores. On wasm32 without the `atomics`
+    /// target feature there are no threads to spawn: always one, whatever is asked.
     pub fn new(n_threads: usize) -> Self {
-        let n = if n_threads == 0 {
+        let n = if cfg!(all(target_arch = "wasm32", not(target_feature = "atomics"))) {
+            1
+        } else if n_threads == 0 {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)

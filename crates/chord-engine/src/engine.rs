@@ -47,7 +47,8 @@ impl Engine {
         })
     }
 
-    #[cfg(feature = "native")]
+    /// Memory-maps and loads a model file (native builds; wasm32 has no mmap).
+    #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
     pub fn open(
         path: impl AsRef<std::path::Path>,
         opts: &EngineOptions,

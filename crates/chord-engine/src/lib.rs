@@ -20,7 +20,7 @@ pub use scheduler::{
     EventSink, Scheduler, SchedulerConfig, SchedulerStats, SeqEvent, SeqHandle, SeqRequest,
     SeqSummary,
 };
-pub use session::{GenerateOptions, Generation, Session, StopReason, TokenEvent};
+pub use session::{GenerateOptions, Generating, Generation, Session, StopReason, TokenEvent};
 pub use stop::StopMatcher;
 
 pub use chord_model::chat::ChatMessage;

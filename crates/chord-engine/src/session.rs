@@ -204,92 +204,197 @@ impl<'e> Session<'e> {
     }
 
     /// Generates after `prompt` (token ids), calling `on_token` for each new token; the callback
-    /// returns false to stop.
+    /// returns false to stop. (A loop over [`Session::start`] and [`Session::step`].)
     pub fn generate_tokens(
         &mut self,
         prompt: &[u32],
         opts: &GenerateOptions,
         mut on_token: impl FnMut(&TokenEvent) -> bool,
     ) -> Result<Generation, EngineError> {
+        let mut g = self.start(prompt, opts)?;
+        while let Some(ev) = self.step(&mut g)? {
+            if !on_token(&ev) && !g.is_done() {
+                if let Some(flush) = g.cancel() {
+                    on_token(&flush);
+                }
+                break;
+            }
+        }
+        Ok(g.into_generation())
+    }
+
+    /// Feeds `prompt` and returns a generation to advance token by token with [`Session::step`]
+    /// (for callers that must return to an event loop between tokens, such as the wasm face).
+    pub fn start(
+        &mut self,
+        prompt: &[u32],
+        opts: &GenerateOptions,
+    ) -> Result<Generating, EngineError> {
         opts.sampler.validate()?;
         let cached = self.feed(prompt, opts.n_batch)?;
+        let n_vocab = self.engine.model.config.n_vocab;
+        Ok(Generating {
+            sampler: Sampler::new(opts.sampler, n_vocab),
+            stops: StopMatcher::new(&opts.stop),
+            max_tokens: opts.max_tokens,
+            ignore_eos: opts.ignore_eos,
+            gen: Generation {
+                prompt_tokens: prompt.len(),
+                cached_tokens: cached,
+                tokens: Vec::new(),
+                output: Vec::new(),
+                stop_reason: StopReason::MaxTokens,
+            },
+            unfed: None,
+            done: false,
+            emitted: Vec::new(),
+        })
+    }
+
+    /// Produces the next token of `g` (one forward pass for the previous token, then sampling),
+    /// or the final event with bytes held back for a stop string, or `None` once `g` has ended.
+    /// `g` must come from this session's [`Session::start`], with no other generation or
+    /// [`Session::feed`] in between. An error ends the generation.
+    pub fn step<'g>(&mut self, g: &'g mut Generating) -> Result<Option<TokenEvent<'g>>, EngineError>
+    where
+        'e: 'g,
+    {
+        if g.done {
+            return Ok(None);
+        }
         let eng = self.engine;
-        let mut sampler = Sampler::new(opts.sampler, eng.model.config.n_vocab);
-        let mut stops = StopMatcher::new(&opts.stop);
-        let mut gen = Generation {
-            prompt_tokens: prompt.len(),
-            cached_tokens: cached,
-            tokens: Vec::new(),
-            output: Vec::new(),
-            stop_reason: StopReason::MaxTokens,
-        };
-        let mut emitted = Vec::new();
-        for index in 0..opts.max_tokens {
-            if opts.ignore_eos {
-                for &e in eng.tokenizer.eog_ids() {
-                    if let Some(l) = self.logits.get_mut(e as usize) {
-                        *l = f32::NEG_INFINITY;
-                    }
-                }
-            }
-            let id = sampler
-                .sample(&mut self.logits, &self.tokens)
-                .map_err(|e| e.with_step(index as u64))?;
-            if eng.tokenizer.is_eog(id) {
-                gen.stop_reason = StopReason::EndOfGeneration;
-                break;
-            }
-            gen.tokens.push(id);
-            let piece = eng.tokenizer.token_to_piece(id, false)?;
-            emitted.clear();
-            let state = stops.push(piece, &mut emitted);
-            gen.output.extend_from_slice(&emitted);
-            let go_on = on_token(&TokenEvent {
-                id,
-                index,
-                piece,
-                output: &emitted,
-            });
-            if let StopState::Stopped(i) = state {
-                gen.stop_reason = StopReason::StopString(i);
-                return Ok(gen);
-            }
-            if !go_on {
-                gen.stop_reason = StopReason::Cancelled;
-                break;
-            }
-            if index + 1 == opts.max_tokens {
-                break;
+        // The token sampled last is fed only now, when another one is wanted: a generation that
+        // ends (limit, cancel) never pays for a forward pass whose logits nobody reads.
+        if let Some(prev) = g.unfed.take() {
+            if g.gen.tokens.len() >= g.max_tokens {
+                return Ok(g.end(StopReason::MaxTokens));
             }
             if self.tokens.len() >= self.cache.n_ctx() {
-                gen.stop_reason = StopReason::ContextFull;
-                break;
+                return Ok(g.end(StopReason::ContextFull));
             }
             let out = eng.model.forward(
                 eng.backend.as_ref(),
                 &mut self.cache,
-                &[id],
+                &[prev],
                 Logits::Last,
                 &mut self.scratch,
-            )?;
+            );
+            let out = match out {
+                Ok(o) => o,
+                Err(e) => {
+                    g.done = true;
+                    self.cache.truncate(self.tokens.len());
+                    return Err(e.into());
+                }
+            };
             self.logits.clear();
             self.logits.extend_from_slice(out);
-            self.tokens.push(id);
+            self.tokens.push(prev);
+        } else if g.max_tokens == 0 {
+            return Ok(g.end(StopReason::MaxTokens));
         }
-        // Bytes held back for a stop string that never came are output now.
-        emitted.clear();
-        stops.flush(&mut emitted);
-        if !emitted.is_empty() {
-            gen.output.extend_from_slice(&emitted);
-            let last = gen.tokens.last().copied().unwrap_or(0);
-            on_token(&TokenEvent {
-                id: last,
-                index: gen.tokens.len(),
-                piece: &[],
-                output: &emitted,
-            });
+        let index = g.gen.tokens.len();
+        if g.ignore_eos {
+            for &e in eng.tokenizer.eog_ids() {
+                if let Some(l) = self.logits.get_mut(e as usize) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
         }
-        Ok(gen)
+        let id = match g.sampler.sample(&mut self.logits, &self.tokens) {
+            Ok(id) => id,
+            Err(e) => {
+                g.done = true;
+                return Err(e.with_step(index as u64).into());
+            }
+        };
+        if eng.tokenizer.is_eog(id) {
+            return Ok(g.end(StopReason::EndOfGeneration));
+        }
+        let piece: &'e [u8] = match eng.tokenizer.token_to_piece(id, false) {
+            Ok(p) => p,
+            Err(e) => {
+                g.done = true;
+                return Err(e.into());
+            }
+        };
+        g.gen.tokens.push(id);
+        g.emitted.clear();
+        let state = g.stops.push(piece, &mut g.emitted);
+        g.gen.output.extend_from_slice(&g.emitted);
+        match state {
+            StopState::Stopped(i) => {
+                g.done = true;
+                g.gen.stop_reason = StopReason::StopString(i);
+            }
+            StopState::Continue => g.unfed = Some(id),
+        }
+        Ok(Some(TokenEvent {
+            id,
+            index,
+            piece,
+            output: &g.emitted,
+        }))
+    }
+}
+
+/// A generation in progress: sampler, stop strings and the result so far. Made by
+/// [`Session::start`], advanced by [`Session::step`].
+pub struct Generating {
+    sampler: Sampler,
+    stops: StopMatcher,
+    max_tokens: usize,
+    ignore_eos: bool,
+    gen: Generation,
+    /// The token sampled last, not yet fed to the model.
+    unfed: Option<u32>,
+    done: bool,
+    /// Bytes released by the last step.
+    emitted: Vec<u8>,
+}
+
+impl Generating {
+    /// Whether the generation has ended (further steps return `None`).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The result so far (complete once [`Self::is_done`]).
+    pub fn generation(&self) -> &Generation {
+        &self.gen
+    }
+
+    pub fn into_generation(self) -> Generation {
+        self.gen
+    }
+
+    /// Ends the generation as [`StopReason::Cancelled`] (unless it already ended); returns the
+    /// event carrying bytes held back for a stop string, if any.
+    pub fn cancel(&mut self) -> Option<TokenEvent<'_>> {
+        if self.done {
+            return None;
+        }
+        self.end(StopReason::Cancelled)
+    }
+
+    /// Ends with `reason`; bytes held back for a stop string that never came are released as
+    /// one last event with an empty piece.
+    fn end(&mut self, reason: StopReason) -> Option<TokenEvent<'_>> {
+        self.done = true;
+        self.unfed = None;
+        self.gen.stop_reason = reason;
+        self.emitted.clear();
+        self.stops.flush(&mut self.emitted);
+        if self.emitted.is_empty() {
+            return None;
+        }
+        self.gen.output.extend_from_slice(&self.emitted);
+        Some(TokenEvent {
+            id: self.gen.tokens.last().copied().unwrap_or(0),
+            index: self.gen.tokens.len(),
+            piece: &[],
+            output: &self.emitted,
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 //! - [`weights`]: the file's weight matrices, referenced in place in their quantized format.
 //! - [`forward`]: the transformer forward pass, written once against the [`backend::Backend`] trait.
 //! - [`kv_cache`]: per-sequence key/value cache with an explicit context limit.
+//! - [`layer_cache`]: a bounded LRU of layers over a random-access source (layer streaming;
+//!   not yet used by the forward pass).
 //! - [`ops`]: small scalar ops (norms, RoPE, activations, softmax) with llama.cpp's numerics.
 
 pub mod arch;
@@ -13,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod forward;
 pub mod kv_cache;
+pub mod layer_cache;
 pub mod math;
 pub mod ops;
 pub mod profile;

@@ -4,8 +4,10 @@
 //! - `avx2` (x86_64 with AVX2+FMA): the hand-written kernels of `x86.rs` for the types that have
 //!   one (ggml's x86 reduction order), the generic bodies compiled with AVX2+FMA for the rest.
 //! - `avx512` (AVX-512 F/BW/VL + VNNI): the same with `vpdpbusd` for the u8×i8 sums.
+//! - `simd128` (wasm32 built with `+simd128`, decided at compile time): the kernels of
+//!   `simd128/` for the types that have one, the scalar bodies for the rest.
 //!
-//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512` if set and available
+//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512|simd128` if set and available
 //! (otherwise the best available), else the best the CPU supports.
 
 use crate::QuantError;
@@ -33,6 +35,10 @@ pub enum Isa {
     Avx512,
     /// aarch64 NEON (baseline on every aarch64 CPU).
     Neon,
+    /// wasm32 built with `+simd128`: hand-written kernels (`crate::simd128`) for the common
+    /// weight types, scalar for the rest. Chosen at compile time: there is no run-time
+    /// detection in wasm (the JS side loads a SIMD or a scalar build).
+    Simd128,
 }
 
 impl Isa {
@@ -42,6 +48,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
+            Isa::Simd128 => "simd128",
         }
     }
 
@@ -52,11 +59,12 @@ impl Isa {
             Isa::Avx2 => avx2_detected(),
             Isa::Avx512 => avx2_detected() && avx512_detected(),
             Isa::Neon => cfg!(target_arch = "aarch64"),
+            Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
 
     /// Every flavour this build knows, best last.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -185,6 +193,10 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         Isa::Neon => neon_table(w).or_else(|| table!(scalar, w)),
         #[cfg(not(target_arch = "aarch64"))]
         Isa::Neon => None,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => crate::simd128::lookup(w).or(table!(scalar, w)),
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        Isa::Simd128 => None,
     }
 }
 
@@ -244,7 +256,7 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
         match isa {
             Isa::Avx2 => t4!(crate::x86::avx2),
             Isa::Avx512 => t4!(crate::x86::avx512),
-            Isa::Scalar | Isa::Neon => None,
+            Isa::Scalar | Isa::Neon | Isa::Simd128 => None,
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -286,6 +298,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                     ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
                     ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
                     ($b, Isa::Neon) => concat!("vec_dot_", $b, "/neon"),
+                    ($b, Isa::Simd128) => concat!("vec_dot_", $b, "/simd128"),
                 )*
                 _ => "vec_dot_unknown",
             }

@@ -425,7 +425,7 @@ pub(crate) fn vec_dot_q3_k_q8_k(n: usize, w: &[u8], act: &[u8]) -> f32 {
 
 /// Q4_K/Q5_K sub-block scales and mins as i32.
 #[inline(always)]
-fn k4_scales_mins(s: &[u8; K_SCALE_SIZE]) -> ([i32; 8], [i32; 8]) {
+pub(crate) fn k4_scales_mins(s: &[u8; K_SCALE_SIZE]) -> ([i32; 8], [i32; 8]) {
     let mut sc = [0i32; 8];
     let mut m = [0i32; 8];
     for j in 0..8 {

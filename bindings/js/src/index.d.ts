@@ -1,0 +1,152 @@
+// Types of the wasm-chord npm package (src/index.js).
+
+export interface LoadProgress {
+  /** Bytes received so far. */
+  loaded: number;
+  /** Total bytes, or null when the source does not say (e.g. a compressed HTTP response). */
+  total: number | null;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Context size in tokens; 0 (default) = the model's training context, capped at 4096. */
+  contextSize?: number;
+  /** Which engine build: 'auto' (default: SIMD128 where supported), 'simd' or 'scalar'. */
+  wasm?: 'auto' | 'simd' | 'scalar';
+}
+
+/** A URL (fetched), a path (Node only), bytes, a Blob/File, or a fetch Response. */
+export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Blob | Response;
+
+export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
+
+/** Whether this JS engine runs WebAssembly SIMD128 (then the SIMD build is used). */
+export function simdSupported(): boolean;
+
+export interface GenerateOptions {
+  /** Most tokens to generate (default 256). */
+  maxTokens?: number;
+  /** 0 = greedy. Defaults follow llama.cpp: 0.8, topK 40, topP 0.95, minP 0.05. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  seed?: number;
+  /** Generation stops when the output contains one of these (not included in the output). */
+  stop?: string[];
+  /** Add BOS as the model's metadata says (default true). */
+  addSpecial?: boolean;
+  /** Parse special-token text such as `<start_of_turn>` (default true). */
+  parseSpecial?: boolean;
+  /** Never stop on an end-of-generation token. */
+  ignoreEos?: boolean;
+  /** Aborting rejects the iteration (and `result`) with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+export interface Piece {
+  /** Token id; -1 for a final piece that only completes a UTF-8 character. */
+  id: number;
+  /** 0-based index among the generated tokens (-1 for such a final piece). */
+  index: number;
+  /** Text made visible by this token (may be empty while held back for a stop string). */
+  text: string;
+}
+
+export type StopReason =
+  | 'max_tokens'
+  | 'end_of_generation'
+  | 'stop_string'
+  | 'context_full'
+  | 'cancelled';
+
+export interface GenerationResult {
+  text: string;
+  tokens: number[];
+  stopReason: StopReason;
+  /** OpenAI's finish_reason: 'length', 'stop' or 'cancelled'. */
+  finishReason: 'length' | 'stop' | 'cancelled';
+  /** Which stop string matched, when stopReason is 'stop_string'. */
+  stopIndex: number | null;
+  usage: { promptTokens: number; completionTokens: number; cachedTokens: number };
+}
+
+export interface AbortError extends Error {
+  name: 'AbortError';
+  /** The partial result (stopReason 'cancelled'), when a generation was aborted. */
+  result?: GenerationResult;
+}
+
+export class Generation implements AsyncIterable<Piece> {
+  [Symbol.asyncIterator](): AsyncIterator<Piece>;
+  /** Resolves when the generation ends; rejects with the error (e.g. AbortError) that ended it. */
+  readonly result: Promise<GenerationResult>;
+  /** Runs to the end without looking at the pieces. */
+  complete(): Promise<GenerationResult>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface ModelMetadata {
+  architecture: string;
+  name: string | null;
+  file_size: number;
+  tensor_count: number;
+  parameters: number;
+  hyperparameters: {
+    context_length: number;
+    embedding_length: number;
+    block_count: number;
+    feed_forward_length: number;
+    head_count: number;
+    head_count_kv: number;
+    head_dim: number;
+    vocab_size: number;
+  };
+  tokenizer: { vocab_size: number; bos: number | null; eos: number | null; add_bos: boolean };
+  chat_template: boolean;
+  /** GGUF key/values; arrays longer than 16 items become {type, element_type, len}. */
+  metadata: Record<string, unknown>;
+}
+
+export class Model {
+  /** 'simd' or 'scalar': the engine build running this model. */
+  readonly wasmFlavor: 'simd' | 'scalar';
+  readonly metadata: ModelMetadata;
+  generate(prompt: string, options?: GenerateOptions): Generation;
+  /** The assistant's reply, with the model's chat template (or the built-in one for its vocabulary). */
+  chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
+  detokenize(ids: number[], options?: { removeSpecial?: boolean; unparseSpecial?: boolean }): string;
+  applyChatTemplate(messages: ChatMessage[]): string;
+  setContextSize(n: number): void;
+  /** Forgets the conversation (KV cache). */
+  reset(): void;
+  /** Frees the model's memory; the object is unusable afterwards. */
+  dispose(): void;
+}
+
+export interface KernelSelfCheck {
+  /** 'simd128' or 'scalar'. */
+  isa: string;
+  /** Weight type -> kernel name, e.g. "Q4_K": "vec_dot_q4_K_q8_K/simd128". */
+  kernels: Record<string, string>;
+  rows: number;
+  /** Rows where the kernel's result differs from the scalar one in any bit. */
+  mismatches: Array<{ type: string; row?: number; got?: number; want?: number; error?: string }>;
+}
+
+/** This engine's kernels against the scalar ones on random rows of every weight type. */
+export function kernelSelfCheck(options?: {
+  seed?: number;
+  rows?: number;
+  wasm?: 'auto' | 'simd' | 'scalar';
+}): Promise<KernelSelfCheck>;

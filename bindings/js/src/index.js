@@ -1,0 +1,340 @@
+// wasm-chord for JavaScript: GGUF models in browsers (ES module, main thread or Web Worker)
+// and Node, on the same Rust engine as the native `chord` command.
+//
+//   import { loadModel } from 'wasm-chord';
+//   const model = await loadModel('https://…/gemma-3-270m-q4_k_m.gguf', { onProgress });
+//   for await (const piece of model.generate('Once upon a time', { maxTokens: 32 })) …
+//
+// The engine is synchronous wasm; generation is stepped one token per call and control returns
+// to the event loop between tokens, so output streams and an AbortSignal is honoured promptly.
+
+import { runtime, discard, simdSupported } from './runtime.js';
+import { readSource, abortError } from './source.js';
+
+export { simdSupported };
+
+/**
+ * Loads a GGUF model. `source`: a URL or URL string (fetched, with progress), an ArrayBuffer or
+ * typed array, a Blob/File, a fetch Response, or in Node a file path. Options: `onProgress({loaded,
+ * total})` (total is null when unknown), `signal` (AbortSignal), `contextSize` (tokens; 0 = the
+ * model's, capped at 4096), `wasm` ('auto' | 'simd' | 'scalar').
+ */
+export async function loadModel(source, options = {}) {
+  const { onProgress, signal, contextSize = 0, wasm = 'auto' } = options;
+  const rt = await runtime(wasm);
+  let loader = null;
+  let loaded = 0;
+  let total = null;
+  try {
+    const label = await readSource(
+      source,
+      {
+        begin(n) {
+          total = n;
+          loader = call(rt, () => new rt.glue.ModelLoader(n ?? 0));
+          if (onProgress) onProgress({ loaded: 0, total });
+        },
+        write(chunk) {
+          call(rt, () => loader.write(chunk));
+          loaded += chunk.byteLength;
+          if (onProgress) onProgress({ loaded, total });
+        },
+      },
+      signal,
+    );
+    if (!loader) throw new Error(`${label}: no data`);
+    const full = loader;
+    loader = null; // finish() consumes it, error or not
+    const inner = call(rt, () => full.finish(), label);
+    const model = new Model(rt, inner);
+    if (contextSize) model.setContextSize(contextSize);
+    return model;
+  } finally {
+    if (loader) loader.free();
+  }
+}
+
+/** Runs `f` on the engine, turning a trap into an Error and discarding the broken instance. */
+function call(rt, f, label) {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      discard(rt);
+      throw new Error(
+        `wasm-chord: internal error in the engine (${e.message}); load the model again`,
+      );
+    }
+    if (e instanceof Error) {
+      if (label && !e.message.includes(label)) e.message = `${label}: ${e.message}`;
+      throw e;
+    }
+    throw new Error(String(e));
+  }
+}
+
+const decoder = new TextDecoder();
+
+export class Model {
+  #rt;
+  #inner;
+  #busy = false;
+  #metadata = null;
+
+  constructor(rt, inner) {
+    this.#rt = rt;
+    this.#inner = inner;
+  }
+
+  #engine() {
+    if (!this.#inner) throw new Error('wasm-chord: the model was disposed');
+    return this.#inner;
+  }
+
+  #call(f) {
+    const inner = this.#engine();
+    try {
+      return call(this.#rt, () => f(inner));
+    } catch (e) {
+      if (e.message.startsWith('wasm-chord: internal error')) this.#inner = null;
+      throw e;
+    }
+  }
+
+  /** 'simd' or 'scalar': the build running this model. */
+  get wasmFlavor() {
+    return this.#rt.flavor;
+  }
+
+  /** Architecture, name, hyperparameters, tokenizer, GGUF metadata (parsed once). */
+  get metadata() {
+    if (!this.#metadata) this.#metadata = JSON.parse(this.#call((m) => m.metadataJson()));
+    return this.#metadata;
+  }
+
+  /** Sets the context size in tokens (0 = the model's, capped at 4096); resets the conversation. */
+  setContextSize(n) {
+    if (!Number.isInteger(n) || n < 0) throw new TypeError('context size must be a whole number >= 0');
+    this.#idle();
+    this.#call((m) => m.setContextSize(n));
+  }
+
+  /** Forgets the conversation (KV cache). Later prompts that share a prefix reuse it otherwise. */
+  reset() {
+    this.#idle();
+    this.#call((m) => m.reset());
+  }
+
+  /** Token ids, as llama.cpp tokenizes: BOS as the model says, special-token text parsed. */
+  tokenize(text, { addSpecial = true, parseSpecial = true } = {}) {
+    if (typeof text !== 'string') throw new TypeError('tokenize: text must be a string');
+    return Array.from(this.#call((m) => m.tokenize(text, addSpecial, parseSpecial)));
+  }
+
+  /** Text of token ids (llama.cpp's `llama_detokenize`). */
+  detokenize(ids, { removeSpecial = false, unparseSpecial = false } = {}) {
+    const arr = Uint32Array.from(ids, (x) => {
+      if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) {
+        throw new TypeError(`detokenize: ${x} is not a token id`);
+      }
+      return x;
+    });
+    return decoder.decode(this.#call((m) => m.detokenize(arr, removeSpecial, unparseSpecial)));
+  }
+
+  /** The chat template applied to `messages` ([{role, content}]), assistant turn opened. */
+  applyChatTemplate(messages) {
+    return this.#call((m) => m.renderChat(JSON.stringify(messages)));
+  }
+
+  /**
+   * Generates after `prompt`: an async iterable of `{id, index, text}` pieces with `.result`,
+   * a promise of `{text, tokens, stopReason, finishReason, stopIndex, usage}`. Options (all
+   * optional): maxTokens, temperature (0 = greedy), topK, topP, minP, repeatPenalty,
+   * repeatLastN, frequencyPenalty, presencePenalty, seed, stop (string[]), addSpecial,
+   * parseSpecial, ignoreEos, signal (AbortSignal).
+   */
+  generate(prompt, options = {}) {
+    if (typeof prompt !== 'string') throw new TypeError('generate: prompt must be a string');
+    return this.#start((m, opts) => m.startGenerate(prompt, opts), options);
+  }
+
+  /** Like `generate`, for the assistant's reply to `messages` ([{role, content}]). */
+  chat(messages, options = {}) {
+    if (!Array.isArray(messages)) throw new TypeError('chat: messages must be an array');
+    return this.#start((m, opts) => m.startChat(JSON.stringify(messages), opts), options);
+  }
+
+  /** Frees the model's memory in the engine; the object is unusable afterwards. */
+  dispose() {
+    if (this.#inner) {
+      this.#inner.free();
+      this.#inner = null;
+    }
+  }
+
+  #idle() {
+    if (this.#busy) throw new Error('wasm-chord: a generation is running on this model');
+  }
+
+  #start(begin, options) {
+    this.#idle();
+    const { signal, ...rest } = options;
+    const json = JSON.stringify(toRustOptions(rest));
+    if (signal && signal.aborted) throw abortError('generation aborted');
+    this.#call((m) => begin(m, json));
+    this.#busy = true;
+    return new Generation({
+      step: () => this.#call((m) => m.step()),
+      cancel: () => this.#call((m) => m.cancel()),
+      result: () => fromRustResult(JSON.parse(this.#call((m) => m.resultJson()))),
+      done: () => {
+        this.#busy = false;
+      },
+      signal,
+    });
+  }
+}
+
+/** One generation: iterate it for pieces, await `.result` for the outcome. */
+export class Generation {
+  #ctl;
+  #iterating = false;
+  #settle;
+  #fail;
+  /** Promise of the final result (rejects with the error that ended the generation). */
+  result;
+
+  constructor(ctl) {
+    this.#ctl = ctl;
+    this.result = new Promise((resolve, reject) => {
+      this.#settle = resolve;
+      this.#fail = reject;
+    });
+    // Nobody may await `result` (only iterate): avoid unhandled-rejection noise.
+    this.result.catch(() => {});
+  }
+
+  [Symbol.asyncIterator]() {
+    if (this.#iterating) throw new Error('wasm-chord: a generation can be iterated only once');
+    this.#iterating = true;
+    return this.#run();
+  }
+
+  /** Runs to the end without looking at the pieces; resolves to the result. */
+  async complete() {
+    for await (const _ of this); // eslint-disable-line no-unused-vars
+    return this.result;
+  }
+
+  async *#run() {
+    const ctl = this.#ctl;
+    const dec = new TextDecoder('utf-8');
+    let finished = false;
+    try {
+      for (;;) {
+        if (ctl.signal && ctl.signal.aborted) {
+          const flush = ctl.cancel();
+          if (flush) flush.free();
+          const err = abortError('generation aborted');
+          err.result = ctl.result();
+          throw err;
+        }
+        const tok = ctl.step();
+        if (!tok) break;
+        const piece = { id: tok.id, index: tok.index, text: dec.decode(tok.bytes, { stream: true }) };
+        tok.free();
+        yield piece;
+        // Back to the event loop (a macrotask, so timers and messages run: abort, UI updates).
+        await nextTask();
+      }
+      const tail = dec.decode();
+      if (tail) yield { id: -1, index: -1, text: tail };
+      finished = true;
+      this.#settle(ctl.result());
+    } catch (e) {
+      this.#fail(e);
+      throw e;
+    } finally {
+      if (!finished) {
+        // The consumer stopped early (break / return / throw): end the generation as cancelled.
+        try {
+          const flush = ctl.cancel();
+          if (flush) flush.free();
+          this.#fail(abortError('generation stopped by the consumer'));
+        } catch (e) {
+          this.#fail(e);
+        }
+      }
+      ctl.done();
+    }
+  }
+}
+
+const nextTask = (() => {
+  if (typeof setImmediate === 'function') return () => new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === 'function') {
+    // Unlike setTimeout, not clamped to 4 ms when nested.
+    const ch = new MessageChannel();
+    const queue = [];
+    ch.port1.onmessage = () => queue.shift()();
+    return () => new Promise((r) => {
+      queue.push(r);
+      ch.port2.postMessage(0);
+    });
+  }
+  return () => new Promise((r) => setTimeout(r, 0));
+})();
+
+const OPTION_NAMES = {
+  maxTokens: 'max_tokens',
+  temperature: 'temperature',
+  topK: 'top_k',
+  topP: 'top_p',
+  minP: 'min_p',
+  repeatPenalty: 'repeat_penalty',
+  repeatLastN: 'repeat_last_n',
+  frequencyPenalty: 'frequency_penalty',
+  presencePenalty: 'presence_penalty',
+  seed: 'seed',
+  stop: 'stop',
+  addSpecial: 'add_special',
+  parseSpecial: 'parse_special',
+  ignoreEos: 'ignore_eos',
+};
+
+function toRustOptions(opts) {
+  const out = {};
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    const name = OPTION_NAMES[k];
+    if (!name) throw new TypeError(`unknown generation option '${k}'`);
+    out[name] = typeof v === 'bigint' ? Number(v) : v;
+  }
+  return out;
+}
+
+function fromRustResult(r) {
+  if (!r) throw new Error('wasm-chord: no result (the generation did not finish)');
+  return {
+    text: r.text,
+    tokens: r.tokens,
+    stopReason: r.stop_reason,
+    finishReason: r.finish_reason,
+    stopIndex: r.stop_index,
+    usage: {
+      promptTokens: r.usage.prompt_tokens,
+      completionTokens: r.usage.completion_tokens,
+      cachedTokens: r.usage.cached_tokens,
+    },
+  };
+}
+
+/**
+ * Checks the engine's vec-dot kernels (SIMD128 in the SIMD build) against the scalar ones, bit
+ * for bit, on random rows of every weight type: `{isa, kernels: {type: name}, rows, mismatches}`.
+ */
+export async function kernelSelfCheck({ seed = 1, rows = 8, wasm = 'auto' } = {}) {
+  const rt = await runtime(wasm);
+  return JSON.parse(call(rt, () => rt.glue.kernelSelfCheck(seed, rows)));
+}

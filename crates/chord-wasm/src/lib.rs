@@ -1,0 +1,36 @@
+//! chord-wasm: the WebAssembly face of wasm-chord, made for the npm package in `bindings/js`
+//! (which wraps it in an idiomatic API: async iterators, AbortSignal, fetch with progress).
+//!
+//! Thin by design: loading, tokenizing, chat templates, sampling and stop strings are the
+//! engine's; this crate only moves bytes and JSON across the boundary. Every fallible export
+//! returns `Result<_, JsError>`, so a Rust error becomes a JS `Error` with the Rust message
+//! instead of a trap. Generation is stepped one token per call ([`Model::step`]) so that the
+//! JS side can return to its event loop between tokens (streaming, abort).
+//!
+//! Single-threaded: the engine is built without its `native` feature (no mmap, no threads) and
+//! the CPU backend runs every matmul on the calling thread.
+
+mod loader;
+mod model;
+mod options;
+mod selfcheck;
+
+pub use loader::ModelLoader;
+pub use model::{Model, Token};
+pub use options::{GenerateRequest, OptionsError};
+
+use wasm_bindgen::prelude::*;
+
+/// Which vec-dot kernel flavour this build uses (`scalar` or `simd128`), for the package's
+/// diagnostics and tests.
+#[wasm_bindgen(js_name = kernelIsa)]
+pub fn kernel_isa() -> String {
+    chord_quant::selected_isa().name().to_string()
+}
+
+/// Checks this build's vec-dot kernels against the scalar ones, bit for bit, on `rows` random
+/// rows per weight type; returns JSON `{isa, kernels, rows, mismatches}`.
+#[wasm_bindgen(js_name = kernelSelfCheck)]
+pub fn kernel_self_check(seed: u32, rows: u32) -> String {
+    selfcheck::run(seed as u64, rows as usize).to_string()
+}

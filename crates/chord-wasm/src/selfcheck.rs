@@ -1,0 +1,114 @@
+//! The kernel self-check: this build's vec-dot kernels against the scalar ones (the truth) on
+//! random rows of every weight type, compared bit for bit. It runs where the kernels run (a
+//! SIMD128 build can only be executed by a wasm engine), so the Node tests call it; a user can
+//! too, to check an engine.
+
+use chord_gguf::GgmlType;
+use chord_quant::{quantize_activation, row_bytes, selected_isa, Isa, VecDotKernel, WEIGHT_TYPES};
+use serde_json::json;
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// Offsets of the f16 scale fields in one block (random bytes there could be NaN/inf).
+fn f16_fields(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL | GgmlType::IQ4_XS => {
+            &[0]
+        }
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
+        GgmlType::Q2_K => &[80, 82],
+        GgmlType::Q3_K => &[108],
+        GgmlType::Q6_K => &[208],
+        _ => &[],
+    }
+}
+
+fn f32_to_f16_bits(v: f32) -> [u8; 2] {
+    let mut out = [0u8; 2];
+    // F16 quantization of one value; the length is right by construction.
+    let _ = chord_quant::quantize(GgmlType::F16, &[v], &mut out);
+    out
+}
+
+fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let len = row_bytes(ty, n).unwrap_or(0);
+    match ty {
+        GgmlType::F32 => (0..n).flat_map(|_| rng.unit().to_le_bytes()).collect(),
+        GgmlType::F16 | GgmlType::BF16 => {
+            let x: Vec<f32> = (0..n).map(|_| rng.unit()).collect();
+            let mut out = vec![0u8; len];
+            let _ = chord_quant::quantize(ty, &x, &mut out);
+            out
+        }
+        _ => {
+            let mut w: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let bs = ty.type_size() as usize;
+            for block in w.chunks_exact_mut(bs) {
+                for &off in f16_fields(ty) {
+                    let v = rng.unit() * 0.05;
+                    block[off..off + 2].copy_from_slice(&f32_to_f16_bits(v));
+                }
+            }
+            w
+        }
+    }
+}
+
+/// Compares every weight type's kernel in this build's ISA with the scalar kernel on `rows`
+/// random rows of 1024; returns JSON {isa, kernels: {type: name}, rows, mismatches: [...]}.
+pub fn run(seed: u64, rows: usize) -> serde_json::Value {
+    let isa = selected_isa();
+    let mut rng = Rng(seed | 1);
+    let n = 1024;
+    let mut kernels = serde_json::Map::new();
+    let mut mismatches = Vec::new();
+    for &ty in WEIGHT_TYPES.iter() {
+        let (Ok(fast), Ok(truth)) = (
+            VecDotKernel::with_isa(ty, isa),
+            VecDotKernel::with_isa(ty, Isa::Scalar),
+        ) else {
+            mismatches.push(json!({"type": ty.to_string(), "error": "no kernel"}));
+            continue;
+        };
+        kernels.insert(ty.to_string(), json!(fast.name));
+        let mut act = vec![0u8; row_bytes(fast.act_ty, n).unwrap_or(0)];
+        for r in 0..rows {
+            let w = random_row(ty, n, &mut rng);
+            // Every third row: activations with a wide dynamic range.
+            let scale = if r % 3 == 2 { 1000.0 } else { 1.0 };
+            let x: Vec<f32> = (0..n).map(|_| rng.unit() * scale).collect();
+            if quantize_activation(fast.act_ty, &x, &mut act).is_err() {
+                mismatches.push(json!({"type": ty.to_string(), "error": "activation"}));
+                break;
+            }
+            let (a, b) = (fast.dot(n, &w, &act), truth.dot(n, &w, &act));
+            if a.to_bits() != b.to_bits() {
+                mismatches.push(json!({"type": ty.to_string(), "row": r, "got": a, "want": b}));
+            }
+        }
+    }
+    json!({"isa": isa.name(), "kernels": kernels, "rows": rows, "mismatches": mismatches})
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scalar_build_agrees_with_itself_and_covers_every_type() {
+        let r = super::run(7, 2);
+        assert_eq!(r["mismatches"].as_array().map(|a| a.len()), Some(0), "{r}");
+        assert_eq!(r["kernels"].as_object().map(|k| k.len()), Some(15));
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The npm package (bindings/js) in Node on the real models, then the chat page (web/) in headless
+# Chromium: builds both wasm engines (scalar and SIMD128) and the native `chord` (the oracle the
+# outputs are compared with), then runs both suites with Node's test runner. Prints a
+# cargo-style "test result:" line for test.sh. The page's screenshot goes to target/test-output/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v node >/dev/null || { echo "node not found (Node >= 20 is needed for the wasm tests)" >&2; exit 1; }
+bindings/js/build.sh
+nice -n 10 cargo build --release --quiet -p chord-cli
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+suite() { # name dir
+  local name=$1 dir=$2 st=0
+  (cd "$dir" && node --test --test-reporter=tap test/*.test.mjs) >"$log" 2>&1 || st=$?
+  cat "$log"
+  local pass fail word=ok
+  pass=$(awk '/^# pass / { print $3 }' "$log" | tail -1)
+  fail=$(awk '/^# fail / { print $3 }' "$log" | tail -1)
+  if [ "$st" != 0 ] || [ "${fail:-1}" != 0 ]; then word=FAILED; status=1; fi
+  echo "test result: $word. ${pass:-0} passed; ${fail:-1} failed (wasm: $name)"
+}
+suite node bindings/js
+suite chromium web
+exit "$status"
