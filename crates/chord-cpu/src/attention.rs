@@ -8,6 +8,7 @@ use crate::pool::{SharedOut, ThreadPool};
 use crate::simd;
 use chord_model::math::expf;
 use chord_model::{AttentionArgs, AttentionShape, KvSlice, ModelError, Result};
+use chord_quant::Isa;
 use half::f16;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,31 +22,32 @@ type OutPtr = SharedOut<f32>;
 
 /// Cache rows of one type.
 trait Rows: Sync {
-    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32;
-    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize);
+    fn dot(&self, fast: bool, q: &[f32], at: usize, n: usize) -> f32;
+    fn axpy(&self, fast: bool, acc: &mut [f32], p: f32, at: usize, n: usize);
 }
 impl Rows for [f32] {
     #[inline]
-    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32 {
-        simd::dot_f32(q, &self[at..at + n])
+    fn dot(&self, fast: bool, q: &[f32], at: usize, n: usize) -> f32 {
+        simd::dot_f32(fast, q, &self[at..at + n])
     }
     #[inline]
-    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize) {
-        simd::axpy_f32(acc, p, &self[at..at + n])
+    fn axpy(&self, fast: bool, acc: &mut [f32], p: f32, at: usize, n: usize) {
+        simd::axpy_f32(fast, acc, p, &self[at..at + n])
     }
 }
 impl Rows for [f16] {
     #[inline]
-    fn dot(&self, q: &[f32], at: usize, n: usize) -> f32 {
-        simd::dot_f16(q, &self[at..at + n])
+    fn dot(&self, fast: bool, q: &[f32], at: usize, n: usize) -> f32 {
+        simd::dot_f16(fast, q, &self[at..at + n])
     }
     #[inline]
-    fn axpy(&self, acc: &mut [f32], p: f32, at: usize, n: usize) {
-        simd::axpy_f16(acc, p, &self[at..at + n])
+    fn axpy(&self, fast: bool, acc: &mut [f32], p: f32, at: usize, n: usize) {
+        simd::axpy_f16(fast, acc, p, &self[at..at + n])
     }
 }
 
-pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
+pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Result<()> {
+    let fast = matches!(isa, Isa::Avx2 | Isa::Avx512);
     let hd = a.head_dim;
     if hd > MAX_HEAD_DIM || a.n_head_kv == 0 || !a.n_head.is_multiple_of(a.n_head_kv) {
         return Err(ModelError::Backend(format!(
@@ -62,10 +64,10 @@ pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
     let shape = a.shape();
     match (a.k, a.v) {
         (KvSlice::F32(k), KvSlice::F32(v)) if k.len() >= needed && v.len() >= needed => {
-            run(pool, &shape, a.q, k, v, OutPtr::new(a.out));
+            run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {
-            run(pool, &shape, a.q, k, v, OutPtr::new(a.out));
+            run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         _ => {
             return Err(ModelError::Backend(
@@ -78,6 +80,7 @@ pub(crate) fn attention(pool: &ThreadPool, a: AttentionArgs<'_>) -> Result<()> {
 
 fn run<R: Rows + ?Sized>(
     pool: &ThreadPool,
+    fast: bool,
     p: &AttentionShape,
     q: &[f32],
     k: &R,
@@ -91,11 +94,10 @@ fn run<R: Rows + ?Sized>(
         if i >= n_items {
             break;
         }
-        let (t, h) = (i / p.n_head, i % p.n_head);
         let hd = p.head_dim;
-        // SAFETY: item i owns output row i (t * n_head + h), in bounds (checked by the caller).
+        // SAFETY: item i owns output row i (token i / n_head, head i % n_head), in bounds (checked by the caller).
         let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(i * hd), hd) };
-        one_head(p, &q[i * hd..(i + 1) * hd], k, v, t, h, o);
+        one_head(p, fast, &q[i * hd..(i + 1) * hd], k, v, i, o);
     };
     let keys = p.pos0 + p.n_tokens;
     if pool.n_threads() == 1 || n_items * keys * p.head_dim < 16 * 1024 {
@@ -105,16 +107,18 @@ fn run<R: Rows + ?Sized>(
     }
 }
 
-/// One query row against its visible keys, online softmax over tiles.
+/// One query row (`item` = token · n_head + head) against its visible keys, online softmax
+/// over tiles.
 fn one_head<R: Rows + ?Sized>(
     p: &AttentionShape,
+    fast: bool,
     q: &[f32],
     k: &R,
     v: &R,
-    t: usize,
-    h: usize,
+    item: usize,
     out: &mut [f32],
 ) {
+    let (t, h) = (item / p.n_head, item % p.n_head);
     let hd = p.head_dim;
     let g = h / (p.n_head / p.n_head_kv);
     let kv_stride = p.n_head_kv * hd;
@@ -135,7 +139,7 @@ fn one_head<R: Rows + ?Sized>(
         let s = &mut scores[..j1 - j0];
         let mut mt = f32::NEG_INFINITY;
         for (j, sj) in (j0..j1).zip(s.iter_mut()) {
-            *sj = k.dot(q, j * kv_stride + g * hd, hd) * p.scale;
+            *sj = k.dot(fast, q, j * kv_stride + g * hd, hd) * p.scale;
             mt = mt.max(*sj);
         }
         if mt > m {
@@ -150,7 +154,7 @@ fn one_head<R: Rows + ?Sized>(
         for (j, &sj) in (j0..j1).zip(s.iter()) {
             let e = expf(sj - m);
             l += e as f64;
-            v.axpy(acc, e, j * kv_stride + g * hd, hd);
+            v.axpy(fast, acc, e, j * kv_stride + g * hd, hd);
         }
         j0 = j1;
     }

@@ -62,10 +62,6 @@ impl CpuBackend {
     pub fn n_threads(&self) -> usize {
         self.pool.n_threads()
     }
-    /// Runs `job(i, n)` on every thread of the pool (for ops beyond matmul).
-    pub fn parallel(&self, job: &(dyn Fn(usize, usize) + Sync)) {
-        self.pool.run(job)
-    }
 }
 
 /// Output of one matmul: each (token, row) element is written by exactly one thread (row chunks
@@ -143,7 +139,7 @@ impl Backend for CpuBackend {
     }
 
     fn attention(&self, a: chord_model::AttentionArgs<'_>) -> Result<()> {
-        crate::attention::attention(&self.pool, a)
+        crate::attention::attention(&self.pool, self.isa, a)
     }
 
     fn matmul_multi(

@@ -3,36 +3,37 @@
 
 use half::f16;
 
-// Only the x86 paths ask (wasm32 builds have no such branch).
-#[cfg(target_arch = "x86_64")]
-fn use_avx2() -> bool {
-    use std::sync::OnceLock;
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| chord_quant::selected_isa() != chord_quant::Isa::Scalar)
-}
-
-pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+/// `fast`: use the AVX2/F16C code; the caller passes whether its kernel flavour allows it
+/// (`Isa::Avx2` or `Isa::Avx512`, which imply AVX2, FMA and F16C), so a backend pinned to the
+/// scalar flavour runs portable code here too.
+pub(crate) fn dot_f32(fast: bool, a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = fast;
     #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
-        // SAFETY: the selected ISA is AVX2/AVX-512, which implies AVX2, FMA and F16C (checked
-        // by chord-quant's detection).
+    if fast {
+        // SAFETY: `fast` is only true for an available AVX2/AVX-512 flavour, which implies AVX2,
+        // FMA and F16C (checked by chord-quant's detection).
         return unsafe { x86::dot_f32(a, b) };
     }
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+pub(crate) fn dot_f16(fast: bool, a: &[f32], b: &[f16]) -> f32 {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = fast;
     #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
+    if fast {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::dot_f16(a, b) };
     }
     a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
 }
 
-pub(crate) fn axpy_f32(acc: &mut [f32], p: f32, v: &[f32]) {
+pub(crate) fn axpy_f32(fast: bool, acc: &mut [f32], p: f32, v: &[f32]) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = fast;
     #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
+    if fast {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::axpy_f32(acc, p, v) };
     }
@@ -41,9 +42,11 @@ pub(crate) fn axpy_f32(acc: &mut [f32], p: f32, v: &[f32]) {
     }
 }
 
-pub(crate) fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
+pub(crate) fn axpy_f16(fast: bool, acc: &mut [f32], p: f32, v: &[f16]) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = fast;
     #[cfg(target_arch = "x86_64")]
-    if use_avx2() {
+    if fast {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::axpy_f16(acc, p, v) };
     }
