@@ -69,6 +69,7 @@ impl CpuBackend {
 type OutPtr = SharedOut<f32>;
 
 /// One matrix of a (multi-)matmul, checked and ready.
+#[derive(Clone, Copy)]
 struct Job<'a> {
     w: MatRef<'a>,
     dot: VecDotFn,
@@ -76,6 +77,9 @@ struct Job<'a> {
     w_row: usize,
     out: OutPtr,
 }
+
+/// Most matrices one `matmul_multi` dispatch takes (Q/K/V is three); more are run one by one.
+const MAX_MULTI: usize = 4;
 
 /// Tile height for prefill: rows whose weights stay in L1 while all tokens pass.
 const TILE_ROWS: usize = 16;
@@ -160,7 +164,7 @@ impl Backend for CpuBackend {
             w.cols == cols
                 && chord_quant::vec_dot_type(w.ty).ok() == chord_quant::vec_dot_type(ws[0].ty).ok()
         });
-        if !same_input {
+        if !same_input || ws.len() > MAX_MULTI {
             for (w, y) in ws.iter().zip(ys.iter_mut()) {
                 self.matmul_multi(
                     std::slice::from_ref(w),
@@ -171,15 +175,17 @@ impl Backend for CpuBackend {
             }
             return Ok(());
         }
-        let mut jobs = Vec::with_capacity(ws.len());
+        // A fixed array, not a Vec: this runs for every matmul of every token.
+        let mut slots: [Option<Job>; MAX_MULTI] = [None; MAX_MULTI];
         let mut act_ty = None;
         let mut a_row = 0;
-        for (w, y) in ws.iter().zip(ys.iter_mut()) {
+        for ((w, y), slot) in ws.iter().zip(ys.iter_mut()).zip(slots.iter_mut()) {
             let (kernel, job, ar) = self.check(*w, x.len(), n_tokens, y)?;
             act_ty = Some(kernel.act_ty);
             a_row = ar;
-            jobs.push(job);
+            *slot = Some(job);
         }
+        let jobs = &slots[..ws.len()];
         let Some(act_ty) = act_ty else {
             return Ok(());
         };
@@ -199,7 +205,7 @@ impl Backend for CpuBackend {
         let act = &act[..n_tokens * a_row];
 
         // Chunks of the concatenated row space of all matrices.
-        let total_rows: usize = jobs.iter().map(|j| j.w.rows).sum();
+        let total_rows: usize = jobs.iter().flatten().map(|j| j.w.rows).sum();
         let n_threads = self.n_threads();
         let chunk = if n_tokens == 1 {
             (total_rows / (n_threads * 8)).clamp(16, 512)
@@ -208,7 +214,6 @@ impl Backend for CpuBackend {
         };
         let n_chunks = total_rows.div_ceil(chunk);
         let next = AtomicUsize::new(0);
-        let jobs = &jobs;
         let work = |_: usize, _: usize| loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
             if c >= n_chunks {
@@ -217,7 +222,7 @@ impl Backend for CpuBackend {
             let (mut r0, r1) = (c * chunk, ((c + 1) * chunk).min(total_rows));
             // Map the global range onto the matrices it spans.
             let mut base = 0;
-            for j in jobs {
+            for j in jobs.iter().flatten() {
                 let (lo, hi) = (base, base + j.w.rows);
                 base = hi;
                 if r0 >= hi || r0 >= r1 {
