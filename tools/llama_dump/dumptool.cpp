@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+#include <sys/stat.h>
 static std::string dir;
 static bool cb(struct ggml_tensor * t, bool ask, void *) {
     if (ask) return true;
@@ -35,6 +36,24 @@ int main(int argc, char ** argv) {
     llama_context * ctx = llama_init_from_model(model, cp);
     llama_decode(ctx, llama_batch_get_one(ids.data(), ids.size()));
     const float * lg = llama_get_logits_ith(ctx, -1);
-    FILE * f = fopen((dir + "/LOGITS.bin").c_str(), "wb"); fwrite(lg, 4, llama_vocab_n_tokens(vocab), f); fclose(f);
+    const int nv = llama_vocab_n_tokens(vocab);
+    FILE * f = fopen((dir + "/LOGITS.bin").c_str(), "wb"); fwrite(lg, 4, nv, f); fclose(f);
+    // Optional: N greedy single-token decode steps, each dumped into DIR/step<i>/.
+    const int steps = argc > 4 ? atoi(argv[4]) : 0;
+    const std::string base = dir;
+    FILE * tf = fopen((base + "/tokens.txt").c_str(), "w");
+    for (llama_token t : ids) fprintf(tf, "%d ", t);
+    fprintf(tf, "\n");
+    for (int s = 0; s < steps; s++) {
+        const float * l = llama_get_logits_ith(ctx, -1);
+        llama_token best = 0;
+        for (int i = 1; i < nv; i++) if (l[i] > l[best]) best = i;
+        fprintf(tf, "%d ", best);
+        dir = base + "/step" + std::to_string(s);
+        mkdir(dir.c_str(), 0755);
+        llama_decode(ctx, llama_batch_get_one(&best, 1));
+        FILE * lf = fopen((dir + "/LOGITS.bin").c_str(), "wb"); fwrite(llama_get_logits_ith(ctx, -1), 4, nv, lf); fclose(lf);
+    }
+    fprintf(tf, "\n"); fclose(tf);
     return 0;
 }

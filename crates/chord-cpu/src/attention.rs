@@ -64,6 +64,20 @@ pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Re
     let shape = a.shape();
     match (a.k, a.v) {
         (KvSlice::F32(k), KvSlice::F32(v)) if k.len() >= needed && v.len() >= needed => {
+            // An F32 cache on x86 runs in llama.cpp's exact arithmetic (see attention_ggml).
+            #[cfg(target_arch = "x86_64")]
+            {
+                use crate::attention_ggml::{run as run_ggml, Lanes};
+                let lanes = match isa {
+                    Isa::Avx512 => Some(Lanes::W16),
+                    Isa::Avx2 => Some(Lanes::W8),
+                    _ => None,
+                };
+                if let Some(lanes) = lanes {
+                    run_ggml(pool, lanes, &shape, a.q, k, v, OutPtr::new(a.out));
+                    return Ok(());
+                }
+            }
             run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {

@@ -7,6 +7,8 @@
 //! (`pool`); rows are dealt out in chunks, tiled for prefill so weights are reused across tokens.
 
 mod attention;
+#[cfg(target_arch = "x86_64")]
+mod attention_ggml;
 mod matmul;
 mod pool;
 mod simd;

@@ -73,7 +73,10 @@ type OutPtr = SharedOut<f32>;
 struct Job<'a> {
     w: MatRef<'a>,
     dot: VecDotFn,
+    /// Four tokens in any grouping (bit-identical to `dot` per token).
     dot4: Option<VecDot4Fn>,
+    /// Four consecutive tokens of one sequence (llama.cpp's ubatch gemm order).
+    dot4g: Option<VecDot4Fn>,
     w_row: usize,
     out: OutPtr,
 }
@@ -115,6 +118,7 @@ impl CpuBackend {
             w,
             dot: kernel.func(),
             dot4: kernel.func4(),
+            dot4g: kernel.func4_grouped(),
             w_row,
             out: OutPtr::new(y),
         };
@@ -153,6 +157,17 @@ impl Backend for CpuBackend {
         n_tokens: usize,
         ys: &mut [&mut [f32]],
     ) -> Result<()> {
+        self.matmul_multi_grouped(ws, x, &[n_tokens], ys)
+    }
+
+    fn matmul_multi_grouped(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        groups: &[usize],
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        let n_tokens: usize = groups.iter().sum();
         if ws.len() != ys.len() || ws.is_empty() {
             return Err(ModelError::Backend(
                 "matmul: as many outputs as matrices needed".into(),
@@ -166,10 +181,10 @@ impl Backend for CpuBackend {
         });
         if !same_input || ws.len() > MAX_MULTI {
             for (w, y) in ws.iter().zip(ys.iter_mut()) {
-                self.matmul_multi(
+                self.matmul_multi_grouped(
                     std::slice::from_ref(w),
                     x,
-                    n_tokens,
+                    groups,
                     std::slice::from_mut(y),
                 )?;
             }
@@ -229,7 +244,7 @@ impl Backend for CpuBackend {
                     continue;
                 }
                 let end = r1.min(hi);
-                run_rows(j, r0 - lo, end - lo, n_tokens, act, a_row);
+                run_rows(j, r0 - lo, end - lo, groups, act, a_row);
                 r0 = end;
             }
         };
@@ -242,34 +257,57 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Rows `r0..r1` of one matrix against every token.
-fn run_rows(j: &Job<'_>, r0: usize, r1: usize, n_tokens: usize, act: &[u8], a_row: usize) {
-    let (w, dot, w_row, out) = (&j.w, j.dot, j.w_row, j.out);
-    let mut t0 = 0;
-    if let Some(dot4) = j.dot4 {
-        // Four tokens at a time: each weight block is unpacked once for the four.
-        while t0 + 4 <= n_tokens {
-            let a = |t: usize| &act[t * a_row..(t + 1) * a_row];
-            let acts = [a(t0), a(t0 + 1), a(t0 + 2), a(t0 + 3)];
-            for r in r0..r1 {
-                let v = dot4(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
-                for (k, &vk) in v.iter().enumerate() {
-                    // SAFETY: as below, for tokens t0..t0+4 < n_tokens.
-                    unsafe { *out.get().add((t0 + k) * w.rows + r) = vk };
-                }
-            }
-            t0 += 4;
-        }
-    }
-    for t in t0..n_tokens {
-        let a = &act[t * a_row..(t + 1) * a_row];
+/// Rows `r0..r1` of one matrix against every token. Whole groups of four tokens of one
+/// sequence (`groups`: tokens per sequence, in order) take the grouped kernel, as llama.cpp's
+/// gemm takes each ubatch's quads; the rest are pooled across sequences four at a time into the
+/// kernel that is bit-identical to the one-token one, then one by one.
+fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_row: usize) {
+    let (w, w_row, out) = (&j.w, j.w_row, j.out);
+    let a = |t: usize| &act[t * a_row..(t + 1) * a_row];
+    let quad = |f: VecDot4Fn, ts: [usize; 4]| {
+        let acts = ts.map(a);
         for r in r0..r1 {
-            let v = dot(w.cols, &w.data[r * w_row..(r + 1) * w_row], a);
+            let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
+            for (&t, &vk) in ts.iter().zip(&v) {
+                // SAFETY: as below.
+                unsafe { *out.get().add(t * w.rows + r) = vk };
+            }
+        }
+    };
+    let single = |t: usize| {
+        let at = a(t);
+        for r in r0..r1 {
+            let v = (j.dot)(w.cols, &w.data[r * w_row..(r + 1) * w_row], at);
             // SAFETY: r < rows and t < n_tokens, checked against the output's length in
             // `check`; each (t, r) belongs to one chunk, handed to one thread.
             unsafe { *out.get().add(t * w.rows + r) = v };
         }
+    };
+    let mut pending = [0usize; 4];
+    let mut n_pending = 0;
+    let mut t = 0;
+    for &len in groups {
+        let end = t + len;
+        if let Some(f) = j.dot4g {
+            while t + 4 <= end {
+                quad(f, [t, t + 1, t + 2, t + 3]);
+                t += 4;
+            }
+        }
+        while t < end {
+            pending[n_pending] = t;
+            n_pending += 1;
+            t += 1;
+            if n_pending == 4 {
+                match j.dot4 {
+                    Some(f) => quad(f, pending),
+                    None => pending.iter().for_each(|&p| single(p)),
+                }
+                n_pending = 0;
+            }
+        }
     }
+    pending[..n_pending].iter().for_each(|&p| single(p));
 }
 
 /// Quantizes `n` rows of `cols` floats into rows of `a_row` bytes, in parallel for big batches.

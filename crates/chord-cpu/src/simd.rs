@@ -83,7 +83,7 @@ pub(crate) fn swiglu(isa: chord_quant::Isa, gate: &mut [f32], up: &[f32]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use core::arch::x86_64::*;
     use half::f16;
 
@@ -221,6 +221,20 @@ mod x86 {
         let le = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(n, zero);
         let alt = _mm512_mask_blend_ps(le, _mm512_set1_ps(f32::INFINITY), zero);
         _mm512_mask_blend_ps(d, res, alt)
+    }
+
+    /// `x[i] = ggml_v_expf(x[i])` over 16 lanes (AVX-512 variant).
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn expf_16(x: &mut [f32; 16]) {
+        let v = expf_512(_mm512_loadu_ps(x.as_ptr()));
+        _mm512_storeu_ps(x.as_mut_ptr(), v);
+    }
+
+    /// `x[i] = ggml_v_expf(x[i])` over 8 lanes (AVX2 variant).
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn expf_8(x: &mut [f32; 8]) {
+        let v = expf_256(_mm256_loadu_ps(x.as_ptr()));
+        _mm256_storeu_ps(x.as_mut_ptr(), v);
     }
 
     /// Returns how many leading elements were done (a multiple of 16).

@@ -95,6 +95,22 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// [`Backend::matmul_multi`] with the input rows split into `groups` (row counts in order,
+    /// summing to the number of rows): each group is one sequence's rows of this step, which
+    /// llama.cpp would run as one ubatch. A backend reproducing llama.cpp's per-ubatch kernel
+    /// choice (x86 Q4_K: a gemm order for whole groups of four rows, the one-row order for the
+    /// rest) needs them so a sequence gets the same bits batched with others as alone. The
+    /// default ignores the grouping.
+    fn matmul_multi_grouped(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        groups: &[usize],
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        self.matmul_multi(ws, x, groups.iter().sum(), ys)
+    }
+
     /// `gate[i] = silu(gate[i]) · up[i]` (SwiGLU); backends may vectorise the exponential.
     fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
         ops::swiglu(gate, up)

@@ -5,6 +5,7 @@
 
 use crate::backend::{AttentionArgs, Backend};
 use crate::config::{Activation, Config, RopeMode};
+use crate::debug_dump;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{KvCache, KvType};
 use crate::ops;
@@ -48,6 +49,8 @@ struct Segment {
 #[derive(Default)]
 pub struct Scratch {
     segs: Vec<Segment>,
+    /// Rows per sequence of the matrix products (see `Backend::matmul_multi_grouped`).
+    groups: Vec<usize>,
     profile: Option<Profile>,
     x: Vec<f32>,
     xn: Vec<f32>,
@@ -164,6 +167,8 @@ impl Model {
         if n == 0 {
             return Err(ModelError::EmptyBatch);
         }
+        s.groups.clear();
+        s.groups.extend(s.segs.iter().map(|g| g.n));
         let (e, qd, kvd) = (c.n_embd, c.q_dim(), c.kv_dim());
         let max_ctx = s.segs.iter().map(|g| g.pos0 + g.n).max().unwrap_or(0);
 
@@ -178,25 +183,30 @@ impl Model {
         }
         prof::stop(&mut s.profile, OpKind::Embed, t0);
 
+        let n_layer = self.weights.layers.len();
+        // Rows the residual stream carries: every token until the last layer's attention, then
+        // only the rows whose logits were asked for (see below).
+        let mut n_rows = n;
         for (il, lw) in self.weights.layers.iter().enumerate() {
             // --- attention
             let t0 = prof::start(&s.profile);
             let x = grow(&mut s.x, n * e);
             let xn = grow(&mut s.xn, n * e);
             ops::rms_norm_into(x, &lw.attn_norm, c.rms_eps, xn);
+            debug_dump::tensor("attn_norm", il, xn);
             prof::stop(&mut s.profile, OpKind::Norm, t0);
             let t0 = prof::start(&s.profile);
             let q = grow(&mut s.q, n * qd);
             let k = grow(&mut s.k, n * kvd);
             let v = grow(&mut s.v, n * kvd);
-            backend.matmul_multi(
+            backend.matmul_multi_grouped(
                 &[
                     self.file.mat(&lw.wq),
                     self.file.mat(&lw.wk),
                     self.file.mat(&lw.wv),
                 ],
                 xn,
-                n,
+                &s.groups,
                 &mut [&mut *q, &mut *k, &mut *v],
             )?;
             prof::stop_split(
@@ -255,6 +265,9 @@ impl Model {
                 q.iter_mut().for_each(|v| *v *= c.q_prescale);
             }
             prof::stop(&mut s.profile, OpKind::Rope, t0);
+            debug_dump::tensor("Qcur", il, q);
+            debug_dump::tensor("Kcur", il, k);
+            debug_dump::tensor("Vcur", il, v);
             let t0 = prof::start(&s.profile);
             let att = grow(&mut s.att, n * qd);
             let scores = grow(&mut s.scores, max_ctx);
@@ -279,9 +292,33 @@ impl Model {
                 })?;
             }
             prof::stop(&mut s.profile, OpKind::Attention, t0);
+            debug_dump::tensor("kqv_out", il, att);
             let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
-            self.matmul(backend, &lw.wo, att, n, proj)?;
+            self.matmul(backend, &lw.wo, att, &s.groups, proj)?;
+            debug_dump::tensor("attn_out", il, proj);
+            if il + 1 == n_layer {
+                // As llama.cpp does: after the last attention only the rows whose logits are
+                // wanted go on (the FFN of a prompt's last layer runs on one row, which also
+                // decides which kernel order its matmuls use).
+                let x = grow(&mut s.x, n * e);
+                n_rows = 0;
+                s.groups.clear();
+                for (seq, g) in seqs.iter().zip(&s.segs) {
+                    let (first, count) = match seq.logits {
+                        Logits::Last => (g.t0 + g.n - 1, 1),
+                        Logits::All => (g.t0, g.n),
+                    };
+                    if first != n_rows {
+                        x.copy_within(first * e..(first + count) * e, n_rows * e);
+                        proj.copy_within(first * e..(first + count) * e, n_rows * e);
+                    }
+                    n_rows += count;
+                    s.groups.push(count);
+                }
+            }
+            let n = n_rows;
+            let proj = &mut proj[..n * e];
             prof::stop(&mut s.profile, OpKind::Matmul(lw.wo.ty), t0);
             let t0 = prof::start(&s.profile);
             if let Some(pn) = &lw.post_attn_norm {
@@ -289,18 +326,20 @@ impl Model {
             }
             let x = grow(&mut s.x, n * e);
             add_into(x, proj);
+            debug_dump::tensor("ffn_inp", il, x);
 
             // --- feed-forward
             let xn = grow(&mut s.xn, n * e);
             ops::rms_norm_into(x, &lw.ffn_norm, c.rms_eps, xn);
+            debug_dump::tensor("ffn_norm", il, xn);
             prof::stop(&mut s.profile, OpKind::Norm, t0);
             let t0 = prof::start(&s.profile);
             let gate = grow(&mut s.gate, n * c.n_ff);
             let up = grow(&mut s.up, n * c.n_ff);
-            backend.matmul_multi(
+            backend.matmul_multi_grouped(
                 &[self.file.mat(&lw.gate), self.file.mat(&lw.up)],
                 xn,
-                n,
+                &s.groups,
                 &mut [&mut *gate, &mut *up],
             )?;
             prof::stop_split(&mut s.profile, &[parts(&lw.gate), parts(&lw.up)], t0);
@@ -310,40 +349,35 @@ impl Model {
                 Activation::GeluGated => ops::geglu(gate, up),
             }
             prof::stop(&mut s.profile, OpKind::Elementwise, t0);
+            debug_dump::tensor("ffn_act", il, gate);
             let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
-            self.matmul(backend, &lw.down, gate, n, proj)?;
+            self.matmul(backend, &lw.down, gate, &s.groups, proj)?;
+            debug_dump::tensor("ffn_out", il, proj);
             prof::stop(&mut s.profile, OpKind::Matmul(lw.down.ty), t0);
             let t0 = prof::start(&s.profile);
             if let Some(pn) = &lw.post_ffn_norm {
                 ops::rms_norm_rows(proj, pn, c.rms_eps);
             }
             add_into(grow(&mut s.x, n * e), proj);
+            debug_dump::tensor("l_out", il, &s.x[..n * e]);
             prof::stop(&mut s.profile, OpKind::Norm, t0);
         }
 
-        // Final norm and LM head, for the rows asked for (gathered contiguously).
+        // Final norm and LM head, for the rows asked for (gathered in the last layer).
         let t0 = prof::start(&s.profile);
-        let mut rows = 0;
+        let rows = n_rows;
         {
             let x = grow(&mut s.x, n * e);
             let xn = grow(&mut s.xn, n * e);
-            for (seq, g) in seqs.iter().zip(&s.segs) {
-                let (first, count) = match seq.logits {
-                    Logits::Last => (g.t0 + g.n - 1, 1),
-                    Logits::All => (g.t0, g.n),
-                };
-                xn[rows * e..(rows + count) * e]
-                    .copy_from_slice(&x[first * e..(first + count) * e]);
-                rows += count;
-            }
+            xn[..rows * e].copy_from_slice(&x[..rows * e]);
             ops::rms_norm_rows(&mut xn[..rows * e], &self.weights.output_norm, c.rms_eps);
         }
         prof::stop(&mut s.profile, OpKind::Norm, t0);
         let t0 = prof::start(&s.profile);
         let xn = &s.xn[..rows * e];
         let logits = grow(&mut s.logits, rows * c.n_vocab);
-        self.matmul(backend, &self.weights.output, xn, rows, logits)?;
+        self.matmul(backend, &self.weights.output, xn, &s.groups, logits)?;
         prof::stop(&mut s.profile, OpKind::Output(self.weights.output.ty), t0);
         if c.final_logit_softcap > 0.0 {
             let cap = c.final_logit_softcap;
@@ -363,10 +397,10 @@ impl Model {
         backend: &dyn Backend,
         w: &TensorRef,
         x: &[f32],
-        n: usize,
+        groups: &[usize],
         y: &mut [f32],
     ) -> Result<()> {
-        backend.matmul(self.file.mat(w), x, n, y)
+        backend.matmul_multi_grouped(&[self.file.mat(w)], x, groups, &mut [y])
     }
 
     /// Dequantizes the embedding rows of `tokens` into `x` (as ggml_get_rows).

@@ -12,6 +12,7 @@ pub mod arch;
 pub mod backend;
 pub mod chat;
 pub mod config;
+mod debug_dump;
 pub mod error;
 pub mod forward;
 pub mod kv_cache;
@@ -20,6 +21,7 @@ pub mod math;
 pub mod ops;
 pub mod profile;
 pub mod sampler;
+pub mod sincosf;
 pub mod tokenizer;
 pub mod weights;
 

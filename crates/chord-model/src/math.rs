@@ -1,9 +1,10 @@
-//! The transcendental functions of the forward pass (exp, tanh, pow, cos, sin), from one
-//! pure-Rust implementation (the `libm` crate, the same code Rust's std uses on wasm32) on every
-//! platform. The platform's own libm differs in the last bit for a few percent of inputs (glibc
-//! vs musl-derived), which is enough to flip a greedy choice where the model's top two logits are
-//! nearly tied; with one implementation the native portable path and the wasm build compute the
-//! same bits.
+//! The transcendental functions of the forward pass (exp, tanh, pow, cos, sin), each from one
+//! pure-Rust implementation on every platform, so the native portable path and the wasm build
+//! compute the same bits. cos and sin (RoPE's tables) are our port of glibc's algorithm
+//! ([`crate::sincosf`]), so the tables also equal llama.cpp's on Linux bit for bit; the others
+//! come from the `libm` crate (the code Rust's std uses on wasm32). A platform libm differs in the
+//! last bit for a few percent of inputs, which is enough to flip a greedy choice where the
+//! model's top two logits are nearly tied.
 
 #[inline]
 pub fn expf(x: f32) -> f32 {
@@ -22,10 +23,10 @@ pub fn powf(x: f32, y: f32) -> f32 {
 
 #[inline]
 pub fn cosf(x: f32) -> f32 {
-    libm::cosf(x)
+    crate::sincosf::cosf(x)
 }
 
 #[inline]
 pub fn sinf(x: f32) -> f32 {
-    libm::sinf(x)
+    crate::sincosf::sinf(x)
 }

@@ -50,6 +50,9 @@ pub fn rope_cache(
 }
 
 /// Rotates every head of one token's vector `x` (`n_heads × head_dim`) by the table.
+/// ggml's build contracts `x0·cos − x1·sin` into `fma(x0, cos, −(x1·sin))` and
+/// `x0·sin + x1·cos` into `fma(x0, sin, x1·cos)` (checked against llama.cpp's dumped
+/// tensors), so the same operations are fused here.
 pub fn rope_apply(x: &mut [f32], head_dim: usize, n_dims: usize, neox: bool, cache: &[f32]) {
     for head in x.chunks_exact_mut(head_dim) {
         if neox {
@@ -58,15 +61,15 @@ pub fn rope_apply(x: &mut [f32], head_dim: usize, n_dims: usize, neox: bool, cac
                 let (c, s) = (cache[i0], cache[i0 + 1]);
                 let ic = i0 / 2;
                 let (x0, x1) = (head[ic], head[ic + half]);
-                head[ic] = x0 * c - x1 * s;
-                head[ic + half] = x0 * s + x1 * c;
+                head[ic] = x0.mul_add(c, -(x1 * s));
+                head[ic + half] = x0.mul_add(s, x1 * c);
             }
         } else {
             for i0 in (0..n_dims).step_by(2) {
                 let (c, s) = (cache[i0], cache[i0 + 1]);
                 let (x0, x1) = (head[i0], head[i0 + 1]);
-                head[i0] = x0 * c - x1 * s;
-                head[i0 + 1] = x0 * s + x1 * c;
+                head[i0] = x0.mul_add(c, -(x1 * s));
+                head[i0 + 1] = x0.mul_add(s, x1 * c);
             }
         }
     }

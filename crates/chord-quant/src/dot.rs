@@ -21,7 +21,9 @@ pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 
 /// One weight row against four activation rows at once (prefill: the weight block is unpacked
 /// once for four tokens). Per token it returns exactly what the [`VecDotFn`] of the same kernel
-/// returns, so batching never changes results. Length rules as for [`VecDotFn`].
+/// returns, except where llama.cpp itself computes a group of four tokens in another order than
+/// one token (x86 Q4_K: its repacked gemm and gemv accumulate in different steps), which we
+/// mirror. Length rules as for [`VecDotFn`].
 pub type VecDot4Fn = fn(usize, &[u8], [&[u8]; 4]) -> [f32; 4];
 
 /// Instruction-set flavour of the kernels.
@@ -236,6 +238,19 @@ macro_rules! x86_table {
 #[cfg(target_arch = "x86_64")]
 use x86_table;
 
+/// The four-token kernel for four tokens of one sequence's batch: where llama.cpp computes such
+/// a group in another order than single tokens (x86 Q4_K: its repacked gemm), that order;
+/// otherwise the same kernel as [`lookup4`].
+fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    match (w, isa) {
+        (GgmlType::Q4_K, Isa::Avx2) => return Some(crate::x86::avx2::q4_k_q8_k_x4_gemm),
+        (GgmlType::Q4_K, Isa::Avx512) => return Some(crate::x86::avx512::q4_k_q8_k_x4_gemm),
+        _ => {}
+    }
+    lookup4(w, isa)
+}
+
 /// The four-token kernels that exist (hand-written x86 only).
 fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
@@ -338,6 +353,7 @@ pub struct VecDotKernel {
     pub name: &'static str,
     f: VecDotFn,
     f4: Option<VecDot4Fn>,
+    f4g: Option<VecDot4Fn>,
 }
 
 impl VecDotKernel {
@@ -360,6 +376,7 @@ impl VecDotKernel {
             name: full_name(base, isa),
             f,
             f4: lookup4(w_ty, isa),
+            f4g: lookup4_grouped(w_ty, isa),
         })
     }
 
@@ -368,9 +385,17 @@ impl VecDotKernel {
         self.f
     }
 
-    /// The four-token kernel, where this type and flavour have one (see [`VecDot4Fn`]).
+    /// The four-token kernel, where this type and flavour have one (see [`VecDot4Fn`]): per
+    /// token bit-identical to [`Self::func`], so any four tokens may be grouped.
     pub fn func4(&self) -> Option<VecDot4Fn> {
         self.f4
+    }
+
+    /// The four-token kernel for four consecutive tokens of one sequence's batch (llama.cpp's
+    /// gemm over a ubatch): llama.cpp's order for such a group, which for x86 Q4_K differs from
+    /// its one-token order in the last bit; elsewhere the same as [`Self::func4`].
+    pub fn func4_grouped(&self) -> Option<VecDot4Fn> {
+        self.f4g
     }
 
     /// Bytes of one weight row and one activation row of length `n`, or an error if `n` is not a

@@ -271,12 +271,10 @@ macro_rules! x86_kernels {
         unsafe fn q4_k_q8_k_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
             let (xs, ys) = (as_blocks::<BlockQ4K>(w), as_blocks::<BlockQ8K>(a));
             let m4 = _mm256_set1_epi8(0xF);
-            let mut acc = _mm256_setzero_ps();
-            let mut acc_m = _mm_setzero_ps();
+            let mut acc = 0f32;
+            let mut acc_m = 0f32;
             for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
                 let yd = f32::from_le_bytes(y.d);
-                let d = yd * f16_to_f32(x.d);
-                let dmin = -yd * f16_to_f32(x.dmin);
                 let mins_and_scales = k4_mins_and_scales(&x.scales);
                 let q8sums = load32(&y.bsums);
                 let q8s = _mm_hadd_epi16(
@@ -284,7 +282,6 @@ macro_rules! x86_kernels {
                     _mm256_extracti128_si256::<1>(q8sums),
                 );
                 let prod = _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_and_scales), q8s);
-                acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
 
                 let sc128 = _mm256_extracti128_si256::<0>(mins_and_scales);
                 let scales = _mm256_set_m128i(sc128, sc128);
@@ -305,11 +302,31 @@ macro_rules! x86_kernels {
                     );
                     sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p16l, p16h));
                 }
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+                // ggml's repacked Q4_K gemv/gemm order (what llama.cpp runs on x86 for matrices
+                // of 8k rows): the block's exact integer sums, one FMA per super-block each.
+                acc = (hsum_i32_8(sumi) as f32).mul_add(f16_to_f32(x.d) * yd, acc);
+                acc_m = (hsum_i32_4(prod) as f32).mul_add(f16_to_f32(x.dmin) * yd, acc_m);
             }
-            acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-            acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
-            hsum_float_8(acc) + _mm_cvtss_f32(acc_m)
+            acc - acc_m
+        }
+
+        /// Exact integer sum of 8 lanes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn hsum_i32_8(x: __m256i) -> i32 {
+            hsum_i32_4(_mm_add_epi32(
+                _mm256_extracti128_si256::<0>(x),
+                _mm256_extracti128_si256::<1>(x),
+            ))
+        }
+
+        /// Exact integer sum of 4 lanes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn hsum_i32_4(x: __m128i) -> i32 {
+            let x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
+            let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b01>(x));
+            _mm_cvtsi128_si32(x)
         }
 
         /// Q4_K's 12 scale bytes hold 8 six-bit scales and 8 six-bit mins: rearranged into 8
@@ -481,15 +498,19 @@ macro_rules! x86_kernels {
 
         /// Q4_K against 4 activation rows (scales and nibbles unpacked once per block).
         #[target_feature(enable = $feat)]
-        unsafe fn q4_k_q8_k_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe fn q4_k_q8_k_x4_impl<const GEMM: bool>(
+            n: usize,
+            w: &[u8],
+            a: [&[u8]; 4],
+        ) -> [f32; 4] {
             let xs = as_blocks::<BlockQ4K>(w);
             let ys = a.map(as_blocks::<BlockQ8K>);
             let nb = (n / QK_K)
                 .min(xs.len())
                 .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
             let m4 = _mm256_set1_epi8(0xF);
-            let mut acc = [_mm256_setzero_ps(); 4];
-            let mut acc_m = [_mm_setzero_ps(); 4];
+            let mut acc = [0f32; 4];
+            let mut acc_m = [0f32; 4];
             for i in 0..nb {
                 let x = &xs[i];
                 let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
@@ -509,16 +530,19 @@ macro_rules! x86_kernels {
                 for t in 0..4 {
                     let y = &ys[t][i];
                     let yd = f32::from_le_bytes(y.d);
-                    let d = yd * xd;
-                    let dmin = -yd * xdmin;
                     let q8sums = load32(&y.bsums);
                     let q8s = _mm_hadd_epi16(
                         _mm256_extracti128_si256::<0>(q8sums),
                         _mm256_extracti128_si256::<1>(q8sums),
                     );
-                    let prod = _mm_madd_epi16(mins, q8s);
-                    acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[t]);
-                    let mut sumi = _mm256_setzero_si256();
+                    let mut prod = [0i32; 4];
+                    _mm_storeu_si128(prod.as_mut_ptr().cast(), _mm_madd_epi16(mins, q8s));
+                    let (d, dmin) = (xd * yd, xdmin * yd);
+                    // ggml's repacked Q4_K gemm (llama.cpp's path for 4 tokens of one ubatch
+                    // on x86) takes one FMA per pair of sub-blocks (GEMM), where its gemv (the
+                    // one-row kernel above) takes one per super-block (!GEMM, bit-identical to
+                    // the one-row kernel): the same exact integer sums in different steps.
+                    let mut isum_sb = 0i32;
                     for j in 0..QK_K / 64 {
                         let p16l = _mm256_madd_epi16(
                             sc[2 * j],
@@ -528,19 +552,22 @@ macro_rules! x86_kernels {
                             sc[2 * j + 1],
                             _mm256_maddubs_epi16(q4[2 * j + 1], load32(&y.qs[64 * j + 32..])),
                         );
-                        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p16l, p16h));
+                        let isum = hsum_i32_8(_mm256_add_epi32(p16l, p16h));
+                        if GEMM {
+                            acc[t] = (isum as f32).mul_add(d, acc[t]);
+                            acc_m[t] = (prod[j] as f32).mul_add(dmin, acc_m[t]);
+                        } else {
+                            isum_sb += isum;
+                        }
                     }
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                    if !GEMM {
+                        let imin = prod[0] + prod[1] + prod[2] + prod[3];
+                        acc[t] = (isum_sb as f32).mul_add(d, acc[t]);
+                        acc_m[t] = (imin as f32).mul_add(dmin, acc_m[t]);
+                    }
                 }
             }
-            let mut out = [0f32; 4];
-            for t in 0..4 {
-                let mut m = acc_m[t];
-                m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-                m = _mm_add_ss(m, _mm_movehdup_ps(m));
-                out[t] = hsum_float_8(acc[t]) + _mm_cvtss_f32(m);
-            }
-            out
+            [0, 1, 2, 3].map(|t| acc[t] - acc_m[t])
         }
 
         /// Q6_K against 4 activation rows (6-bit values and scales unpacked once per block).
@@ -666,7 +693,10 @@ macro_rules! x86_kernels {
             unsafe { q5_0_q8_0_x4_impl(n, w, a) }
         }
         pub(crate) fn q4_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            unsafe { q4_k_q8_k_x4_impl(n, w, a) }
+            unsafe { q4_k_q8_k_x4_impl::<false>(n, w, a) }
+        }
+        pub(crate) fn q4_k_q8_k_x4_gemm(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q4_k_q8_k_x4_impl::<true>(n, w, a) }
         }
         pub(crate) fn q6_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
             unsafe { q6_k_q8_k_x4_impl(n, w, a) }
