@@ -19,7 +19,7 @@ import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Union
 
 from .errors import (
     AuthenticationError,
@@ -88,6 +88,8 @@ class _Connection:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.gens: Dict[str, "asyncio.Queue[Optional[dict]]"] = {}
+        # Ids a `cancel` was sent for: sent once, and a late `unknown_id` for them is no failure.
+        self.cancelled: Set[str] = set()
         self.closed = False
         self.reader: Optional["asyncio.Task[None]"] = None
 
@@ -102,7 +104,8 @@ class Client:
     a refused key is never retried. ``open_timeout``: seconds for the handshake and ``ready``.
 
     Connects on first use (or ``await client.connect()``, or ``async with``). ``tenant`` and
-    ``model`` are those of the last ``ready`` message; ``connections`` counts sockets opened.
+    ``model`` are those of the last ``ready`` message; ``connections`` counts the connections made
+    (1 + successful reconnects).
     """
 
     def __init__(
@@ -208,7 +211,6 @@ class Client:
             if e.response.status_code == 401:
                 raise AuthenticationError(_body_message(e.response.body), "invalid_api_key", 401) from None
             raise
-        self.connections += 1
         try:
             if self.api_key is not None and self.auth == "message":
                 await ws.send(json.dumps({"type": "auth", "api_key": self.api_key}))
@@ -234,6 +236,7 @@ class Client:
             raise
         self.tenant = first.get("tenant")
         self.model = first.get("model")
+        self.connections += 1
         conn = _Connection(ws)
         conn.reader = asyncio.ensure_future(self._read(conn))
         return conn
@@ -311,7 +314,9 @@ class Client:
         conn = self._conn
         if conn is None or conn.closed or id not in conn.gens:
             raise ValueError(f"no generation {id!r} is running")
-        await _send(conn, {"type": "cancel", "id": id})
+        if id not in conn.cancelled:
+            conn.cancelled.add(id)
+            await _send(conn, {"type": "cancel", "id": id})
 
 
 class Stream:
@@ -388,6 +393,8 @@ class Stream:
                 raise StopAsyncIteration
             if kind == "error":
                 err = from_protocol(msg)
+                if err.code == "unknown_id" and self._conn is not None and self.id in self._conn.cancelled:
+                    continue  # a cancel that crossed the end; the `done` comes (or came) anyway
                 # Right after a server (re)starts it accepts sockets before the model is loaded;
                 # a refused request had no effect, so it is sent again with the same backoff.
                 if err.code == "model_loading" and loading_retries + 1 < self._client.max_attempts:
@@ -402,6 +409,7 @@ class Stream:
         self._done = True
         if self._conn is not None and self._conn.gens.get(self.id) is self._q:
             del self._conn.gens[self.id]
+            self._conn.cancelled.discard(self.id)
 
     async def cancel(self) -> None:
         """Cancels this generation (it then ends with ``finish_reason == "cancelled"``); before
