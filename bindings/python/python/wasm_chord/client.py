@@ -19,7 +19,7 @@ import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
 from .errors import (
     AuthenticationError,
@@ -70,7 +70,7 @@ class GenerationResult:
     usage: Dict[str, Any] = field(default_factory=dict)
 
 
-def _websockets():
+def _websockets() -> Tuple[Any, Any, Any, Any]:
     try:
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
@@ -87,7 +87,7 @@ class _Connection:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.gens: Dict[str, "asyncio.Queue[Optional[dict]]"] = {}
+        self.gens: Dict[str, "asyncio.Queue[Optional[Dict[str, Any]]]"] = {}
         # Ids a `cancel` was sent for: sent once, and a late `unknown_id` for them is no failure.
         self.cancelled: Set[str] = set()
         self.closed = False
@@ -328,7 +328,7 @@ class Stream:
         self._client = client
         self._body = body
         self._conn: Optional[_Connection] = None
-        self._q: "Optional[asyncio.Queue[Optional[dict]]]" = None
+        self._q: "Optional[asyncio.Queue[Optional[Dict[str, Any]]]]" = None
         self._pieces: List[str] = []
         self._done = False
 

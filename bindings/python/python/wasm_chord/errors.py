@@ -4,7 +4,7 @@ Pure Python and free of third-party imports, so ``import wasm_chord`` works with
 ``websockets`` package (only :meth:`Client.connect` needs it).
 """
 
-from typing import Optional
+from typing import Any, Dict, Optional
 
 
 class ClientError(Exception):
@@ -60,7 +60,7 @@ class ReconnectFailedError(ConnectionClosedError):
         self.attempts = attempts
 
 
-def from_protocol(msg: dict) -> ServerError:
+def from_protocol(msg: Dict[str, Any]) -> ServerError:
     """The exception for one ``error`` message of the protocol."""
     code = str(msg.get("code") or "unknown")
     status = int(msg.get("status") or 0)
