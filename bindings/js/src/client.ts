@@ -464,7 +464,7 @@ class Generation implements ClientGeneration {
   #delay: (n: number) => number;
   #request: Record<string, unknown>;
   #events: (TokenEvent | Error | null)[] = [];
-  #wake: (() => void) | null = null;
+  #waiting: (() => void)[] = []; // iterators waiting for the next event
   #text = '';
   #conn: Connection | null = null;
   #finished = false;
@@ -551,8 +551,7 @@ class Generation implements ClientGeneration {
 
   #push(ev: TokenEvent | Error | null): void {
     this.#events.push(ev);
-    this.#wake?.();
-    this.#wake = null;
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   #end(err: Error | null, result?: ClientResult): void {
@@ -582,7 +581,7 @@ class Generation implements ClientGeneration {
     let i = 0;
     try {
       for (;;) {
-        while (i >= this.#events.length) await new Promise<void>((r) => (this.#wake = r));
+        while (i >= this.#events.length) await new Promise<void>((r) => this.#waiting.push(r));
         const ev = this.#events[i++];
         if (ev === null) return;
         if (ev instanceof Error) throw ev;

@@ -131,6 +131,14 @@ test('streamed pieces join to the final text', async () => {
     assert.deepEqual(events.map((e) => e.index), events.map((e) => e.index).sort((a, b) => a - b));
     assert.equal(events.map((e) => e.text).join(''), want);
     assert.equal(r.text, want);
+    // Two loops over one generation each see every event.
+    const shared = c.stream(PROMPT, { maxTokens: 24, temperature: 0 });
+    const join = async () => {
+      let t = '';
+      for await (const ev of shared) t += ev.text;
+      return t;
+    };
+    assert.deepEqual(await Promise.all([join(), join()]), [want, want]);
   } finally {
     c.close();
   }
