@@ -224,14 +224,18 @@ export class Client {
   #next = 1;
 
   constructor(url: string, options: ClientOptions = {}) {
+    const auth = options.auth ?? 'message';
+    if (auth !== 'message' && auth !== 'header') throw new TypeError(`auth must be 'message' or 'header'`);
+    if (auth === 'header' && !options.WebSocket) {
+      // The standard constructor has no way to send headers: the key would silently go missing.
+      throw new TypeError("auth 'header' needs a WebSocket constructor that takes headers (options.WebSocket, e.g. ws)");
+    }
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) {
       throw new ClientError(
         'no WebSocket constructor: pass one as options.WebSocket (e.g. the ws package on Node 20)',
       );
     }
-    const auth = options.auth ?? 'message';
-    if (auth !== 'message' && auth !== 'header') throw new TypeError(`auth must be 'message' or 'header'`);
     const maxAttempts = options.maxAttempts ?? 5;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
     this.url = url;

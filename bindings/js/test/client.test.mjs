@@ -251,6 +251,7 @@ test('server errors carry the protocol code; bad options fail before sending', a
     if (saved) globalThis.WebSocket = saved;
   }
   assert.throws(() => new Client(url, { WebSocket, maxAttempts: 0 }), RangeError);
+  assert.throws(() => new Client(url, { auth: 'header' }), TypeError);
   assert.equal(clientOnly.Client, Client, 'wasm-chord/client is the same class');
 });
 
