@@ -25,4 +25,7 @@ build() { # flavor target-dir rustflags
 # SIMD one needs its own, as its flags differ.
 build scalar "$root/target" ""
 build simd "$root/target/wasm-simd" "-C target-feature=+simd128"
-echo "built $here/pkg/{scalar,simd}" >&2
+# The WebSocket client (src/client.ts) into dist/ with the pinned TypeScript (npm devDependency).
+[ -x "$here/node_modules/.bin/tsc" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+"$here/node_modules/.bin/tsc" -p "$here/tsconfig.client.json"
+echo "built $here/pkg/{scalar,simd} and $here/dist/client.js" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python package's suite, as a user gets it: `maturin build --release` makes the abi3 wheel
 # (in the workspace's target/, so it reuses the release build of the other crates), a fresh venv
-# installs it with pytest (offline, from the wheelhouse scripts/setup.d/python.sh filled), and
-# pytest runs bindings/python/tests there against the real models and the `chord` CLI.
+# installs it with its `client` extra (websockets) and pytest (offline, from the wheelhouse
+# scripts/setup.d/python.sh filled), and pytest runs bindings/python/tests there against the real
+# models, the `chord` CLI and a `chord serve` it starts (test_client.py).
 # Ends with a cargo-style "test result: ... N passed; M failed" line for scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +23,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PY" -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
-  --find-links "$cache/wheelhouse" pytest "$wheel"
+  --find-links "$cache/wheelhouse" pytest "$wheel[client]"
 
 # Run from outside the source tree so `import wasm_chord` can only find the installed wheel.
 root=$PWD

@@ -1,5 +1,8 @@
 // Types of the wasm-chord npm package (src/index.js).
 
+// The WebSocket client of `chord serve` (src/client.ts; its types are generated into dist/).
+export * from '../dist/client.js';
+
 export interface LoadProgress {
   /** Bytes received so far. */
   loaded: number;

@@ -12,6 +12,17 @@ import { runtime, discard, simdSupported } from './runtime.js';
 import { readSource, abortError } from './source.js';
 
 export { simdSupported };
+// The WebSocket client of `chord serve` (src/client.ts, compiled into dist/ by build.sh; also
+// `wasm-chord/client` alone, without the engine).
+export {
+  Client,
+  ClientError,
+  ServerError,
+  AuthenticationError,
+  RateLimitError,
+  ConnectionClosedError,
+  ReconnectFailedError,
+} from '../dist/client.js';
 
 /**
  * Loads a GGUF model. `source`: a URL or URL string (fetched, with progress), an ArrayBuffer or

@@ -1,0 +1,25 @@
+// Compiled (--noEmit, strict) against the installed tarball by scripts/test.d/npm-pack.sh: the
+// package's types must resolve for a TypeScript user, for the engine and the client alike.
+import { loadModel, Client, AuthenticationError, type ClientResult, type TokenEvent } from 'wasm-chord';
+import { Client as ClientOnly, type ClientOptions } from 'wasm-chord/client';
+
+export async function run(path: string): Promise<string> {
+  const model = await loadModel(path, { contextSize: 512 });
+  const gen = model.generate('Hi', { maxTokens: 4, temperature: 0 });
+  return (await gen.result).text;
+}
+
+export async function talk(url: string): Promise<[ClientResult, TokenEvent[]]> {
+  const options: ClientOptions = { apiKey: 'sk', auth: 'message', maxAttempts: 3 };
+  const client: Client = new ClientOnly(url, options);
+  const events: TokenEvent[] = [];
+  for await (const ev of client.stream('Hi', { maxTokens: 4 })) events.push(ev);
+  try {
+    return [await client.chat([{ role: 'user', content: 'Hi' }], { temperature: 0 }), events];
+  } catch (e) {
+    if (e instanceof AuthenticationError) throw new Error(`${e.code} ${e.status}`);
+    throw e;
+  } finally {
+    client.close();
+  }
+}
