@@ -77,6 +77,8 @@ struct Job<'a> {
     dot4: Option<VecDot4Fn>,
     /// Four consecutive tokens of one sequence (llama.cpp's ubatch gemm order).
     dot4g: Option<VecDot4Fn>,
+    /// Any tokens of a sequence with at least TILED_MIN_ROWS rows (llama.cpp's tiled order).
+    dot4t: Option<VecDot4Fn>,
     w_row: usize,
     out: OutPtr,
 }
@@ -119,6 +121,7 @@ impl CpuBackend {
             dot: kernel.func(),
             dot4: kernel.func4(),
             dot4g: kernel.func4_grouped(),
+            dot4t: kernel.func4_tiled(),
             w_row,
             out: OutPtr::new(y),
         };
@@ -257,10 +260,12 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Rows `r0..r1` of one matrix against every token. Whole groups of four tokens of one
-/// sequence (`groups`: tokens per sequence, in order) take the grouped kernel, as llama.cpp's
-/// gemm takes each ubatch's quads; the rest are pooled across sequences four at a time into the
-/// kernel that is bit-identical to the one-token one, then one by one.
+/// Rows `r0..r1` of one matrix against every token, reproducing which kernel order llama.cpp's
+/// x86 build gives each token (`groups`: tokens per sequence, in order; each is one ubatch):
+/// a sequence of at least TILED_MIN_ROWS tokens takes the tiled order where the weight type
+/// has one; otherwise whole groups of four tokens of one sequence take the grouped kernel, as
+/// llama.cpp's repacked gemm takes each ubatch's quads; the rest are pooled across sequences
+/// four at a time into the kernel that is bit-identical to the one-token one, then one by one.
 fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_row: usize) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
     let a = |t: usize| &act[t * a_row..(t + 1) * a_row];
@@ -288,6 +293,24 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_r
     let mut t = 0;
     for &len in groups {
         let end = t + len;
+        if let (Some(f), true) = (j.dot4t, len >= chord_quant::TILED_MIN_ROWS) {
+            // llama.cpp's tiled matmul takes every row of such a ubatch, the tail included
+            // (a lone token goes through the four-token kernel with its row repeated).
+            while t + 4 <= end {
+                quad(f, [t, t + 1, t + 2, t + 3]);
+                t += 4;
+            }
+            while t < end {
+                let at = a(t);
+                for r in r0..r1 {
+                    let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], [at; 4])[0];
+                    // SAFETY: as below.
+                    unsafe { *out.get().add(t * w.rows + r) = v };
+                }
+                t += 1;
+            }
+            continue;
+        }
         if let Some(f) = j.dot4g {
             while t + 4 <= end {
                 quad(f, [t, t + 1, t + 2, t + 3]);

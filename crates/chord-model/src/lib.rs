@@ -22,6 +22,7 @@ pub mod ops;
 pub mod profile;
 pub mod sampler;
 pub mod sincosf;
+pub mod tanhf;
 pub mod tokenizer;
 pub mod weights;
 

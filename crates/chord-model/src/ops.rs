@@ -112,10 +112,13 @@ fn gelu_f16_table() -> &'static [u16] {
     })
 }
 
+/// ggml's `ggml_gelu_f32` as its build computes the table: GCC contracts
+/// `1 + GELU_COEF_A·x·x` into one fused multiply-add (entry 0xBFFF of llama.cpp's table
+/// differs otherwise).
 fn gelu_tanh(x: f32) -> f32 {
     const GELU_COEF_A: f32 = 0.044715;
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + math::tanhf(SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)))
+    0.5 * x * (1.0 + math::tanhf(SQRT_2_OVER_PI * x * (GELU_COEF_A * x).mul_add(x, 1.0)))
 }
 
 /// In-place softmax of `x` (already scaled/masked), as ggml: max, exp(x - max) summed in f64,

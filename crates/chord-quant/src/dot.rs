@@ -251,6 +251,24 @@ fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     lookup4(w, isa)
 }
 
+/// The four-token kernel in the order of ggml's tiled K-quant matmul, which llama.cpp runs on
+/// x86 for a ubatch of at least [`TILED_MIN_ROWS`] rows of a K-quant weight that is not
+/// repacked. Written for the types the real models use (Q6_K); `None` elsewhere.
+fn lookup4_tiled(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    match (w, isa) {
+        (GgmlType::Q6_K, Isa::Avx2) => return Some(crate::x86::avx2::q6_k_q8_k_x4_tiled),
+        (GgmlType::Q6_K, Isa::Avx512) => return Some(crate::x86::avx512::q6_k_q8_k_x4_tiled),
+        _ => {}
+    }
+    let _ = (w, isa);
+    None
+}
+
+/// Rows of one ubatch from which llama.cpp's x86 build takes its tiled K-quant matmul
+/// (`ggml_tiled_min_batch`).
+pub const TILED_MIN_ROWS: usize = 8;
+
 /// The four-token kernels that exist (hand-written x86 only).
 fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
@@ -354,6 +372,7 @@ pub struct VecDotKernel {
     f: VecDotFn,
     f4: Option<VecDot4Fn>,
     f4g: Option<VecDot4Fn>,
+    f4t: Option<VecDot4Fn>,
 }
 
 impl VecDotKernel {
@@ -377,6 +396,7 @@ impl VecDotKernel {
             f,
             f4: lookup4(w_ty, isa),
             f4g: lookup4_grouped(w_ty, isa),
+            f4t: lookup4_tiled(w_ty, isa),
         })
     }
 
@@ -396,6 +416,12 @@ impl VecDotKernel {
     /// its one-token order in the last bit; elsewhere the same as [`Self::func4`].
     pub fn func4_grouped(&self) -> Option<VecDot4Fn> {
         self.f4g
+    }
+
+    /// Four tokens of one sequence's batch of at least [`TILED_MIN_ROWS`] rows, in the order
+    /// of llama.cpp's tiled K-quant matmul (x86, Q6_K); `None` where that order is not written.
+    pub fn func4_tiled(&self) -> Option<VecDot4Fn> {
+        self.f4t
     }
 
     /// Bytes of one weight row and one activation row of length `n`, or an error if `n` is not a

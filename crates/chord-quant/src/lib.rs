@@ -65,7 +65,9 @@ mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use dot::{kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel};
+pub use dot::{
+    kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel, TILED_MIN_ROWS,
+};
 
 use block::{as_blocks, as_blocks_mut};
 use chord_gguf::GgmlType;

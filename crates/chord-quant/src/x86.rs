@@ -572,7 +572,11 @@ macro_rules! x86_kernels {
 
         /// Q6_K against 4 activation rows (6-bit values and scales unpacked once per block).
         #[target_feature(enable = $feat)]
-        unsafe fn q6_k_q8_k_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe fn q6_k_q8_k_x4_impl<const TILED: bool>(
+            n: usize,
+            w: &[u8],
+            a: [&[u8]; 4],
+        ) -> [f32; 4] {
             let xs = as_blocks::<BlockQ6K>(w);
             let ys = a.map(as_blocks::<BlockQ8K>);
             let nb = (n / QK_K)
@@ -581,6 +585,7 @@ macro_rules! x86_kernels {
             let m3 = _mm256_set1_epi8(3);
             let m15 = _mm256_set1_epi8(15);
             let mut acc = [_mm256_setzero_ps(); 4];
+            let mut tiled = [0f32; 4];
             for i in 0..nb {
                 let x = &xs[i];
                 let xd = f16_to_f32(x.d);
@@ -642,8 +647,23 @@ macro_rules! x86_kernels {
                         sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p2, p3));
                     }
                     sumi = _mm256_sub_epi32(sumi, q8sclsub);
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                    if TILED {
+                        // ggml's tiled K-quant matmul (llama.cpp's x86 path for >= 8 rows of a
+                        // ubatch): the block's exact integer sum times the weight scale, then
+                        // times the activation scale into the running sum, fused (the AVX2
+                        // kernel fuses it explicitly; GCC contracts the AVX-512 one's mul+add,
+                        // checked against llama.cpp's dumped tensors).
+                        let r = (hsum_i32_8(sumi) as f32) * xd;
+                        let yd = f32::from_le_bytes(y.d);
+                        tiled[t] = r.mul_add(yd, tiled[t]);
+                    } else {
+                        acc[t] =
+                            _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                    }
                 }
+            }
+            if TILED {
+                return tiled;
             }
             [
                 hsum_float_8(acc[0]),
@@ -699,7 +719,10 @@ macro_rules! x86_kernels {
             unsafe { q4_k_q8_k_x4_impl::<true>(n, w, a) }
         }
         pub(crate) fn q6_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            unsafe { q6_k_q8_k_x4_impl(n, w, a) }
+            unsafe { q6_k_q8_k_x4_impl::<false>(n, w, a) }
+        }
+        pub(crate) fn q6_k_q8_k_x4_tiled(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q6_k_q8_k_x4_impl::<true>(n, w, a) }
         }
     };
 }
