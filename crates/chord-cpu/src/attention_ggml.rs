@@ -232,15 +232,11 @@ fn vec_dot<const W: usize, const S: usize>(x: &[f32], y: &[f32]) -> f32 {
 
 /// `GGML_F32_VEC_REDUCE` over ggml's four accumulators.
 #[inline(always)]
-fn reduce_arr<const W: usize>(mut s: [[f32; W]; 4]) -> f32 {
-    for l in 0..W {
-        s[0][l] += s[2][l];
-        s[1][l] += s[3][l];
-    }
-    for l in 0..W {
-        s[0][l] += s[1][l];
-    }
-    let a = &s[0];
+fn reduce_arr<const W: usize>(s: [[f32; W]; 4]) -> f32 {
+    let [s0, s1, s2, s3] = s;
+    let x0: [f32; W] = std::array::from_fn(|l| s0[l] + s2[l]);
+    let x1: [f32; W] = std::array::from_fn(|l| s1[l] + s3[l]);
+    let a: &[f32; W] = &std::array::from_fn(|l| x0[l] + x1[l]);
     if W == 16 {
         reduce_add_16(a)
     } else {

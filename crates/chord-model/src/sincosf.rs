@@ -142,7 +142,7 @@ pub fn sinf(y: f32) -> f32 {
         let p = &POLY[((q & 2) >> 1) as usize];
         poly(x * s, x * x, p, n)
     } else {
-        (y - y) / (y - y) // NaN for ±inf and NaN
+        f32::NAN // ±inf and NaN
     }
 }
 
@@ -168,6 +168,6 @@ pub fn cosf(y: f32) -> f32 {
         let p = &POLY[((q & 2) >> 1) as usize];
         poly(x * s, x * x, p, n ^ 1)
     } else {
-        (y - y) / (y - y)
+        f32::NAN
     }
 }

@@ -188,6 +188,13 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86_table!(crate::x86::avx2, w).or_else(|| table!(avx2, w)),
         #[cfg(target_arch = "x86_64")]
+        // llama.cpp's AVX-512 build repacks Q2_K; its order is written out in k.rs.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if w == GgmlType::Q2_K => Some((
+            crate::k::q2_k_q8_k_repacked::<false> as VecDotFn,
+            "q2_K_q8_K",
+        )),
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2 | Isa::Avx512 => None,
@@ -228,6 +235,7 @@ macro_rules! x86_table {
             GgmlType::Q5_1 => Some((k::q5_1_q8_1 as VecDotFn, "q5_1_q8_1")),
             GgmlType::Q8_0 => Some((k::q8_0_q8_0 as VecDotFn, "q8_0_q8_0")),
             GgmlType::Q4_K => Some((k::q4_k_q8_k as VecDotFn, "q4_K_q8_K")),
+            GgmlType::Q5_K => Some((k::q5_k_q8_k as VecDotFn, "q5_K_q8_K")),
             GgmlType::Q6_K => Some((k::q6_k_q8_k as VecDotFn, "q6_K_q8_K")),
             GgmlType::IQ4_NL => Some((k::iq4_nl_q8_0 as VecDotFn, "iq4_nl_q8_0")),
             GgmlType::IQ4_XS => Some((k::iq4_xs_q8_k as VecDotFn, "iq4_xs_q8_K")),
@@ -244,6 +252,9 @@ use x86_table;
 fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
     match (w, isa) {
+        (GgmlType::Q2_K, Isa::Avx512) => {
+            return Some(|n, w, a| a.map(|a| crate::k::q2_k_q8_k_repacked::<true>(n, w, a)))
+        }
         (GgmlType::Q4_K, Isa::Avx2) => return Some(crate::x86::avx2::q4_k_q8_k_x4_gemm),
         (GgmlType::Q4_K, Isa::Avx512) => return Some(crate::x86::avx512::q4_k_q8_k_x4_gemm),
         _ => {}
@@ -253,12 +264,14 @@ fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
 
 /// The four-token kernel in the order of ggml's tiled K-quant matmul, which llama.cpp runs on
 /// x86 for a ubatch of at least [`TILED_MIN_ROWS`] rows of a K-quant weight that is not
-/// repacked. Written for the types the real models use (Q6_K); `None` elsewhere.
+/// repacked. Written for Q6_K (the real models) and Q5_K; `None` elsewhere.
 fn lookup4_tiled(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
     match (w, isa) {
         (GgmlType::Q6_K, Isa::Avx2) => return Some(crate::x86::avx2::q6_k_q8_k_x4_tiled),
         (GgmlType::Q6_K, Isa::Avx512) => return Some(crate::x86::avx512::q6_k_q8_k_x4_tiled),
+        (GgmlType::Q5_K, Isa::Avx2) => return Some(crate::x86::avx2::q5_k_q8_k_x4_tiled),
+        (GgmlType::Q5_K, Isa::Avx512) => return Some(crate::x86::avx512::q5_k_q8_k_x4_tiled),
         _ => {}
     }
     let _ = (w, isa);
@@ -281,6 +294,7 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
                     GgmlType::Q4_0 => Some(k::q4_0_q8_0_x4 as VecDot4Fn),
                     GgmlType::Q5_0 => Some(k::q5_0_q8_0_x4 as VecDot4Fn),
                     GgmlType::Q4_K => Some(k::q4_k_q8_k_x4 as VecDot4Fn),
+                    GgmlType::Q5_K => Some(k::q5_k_q8_k_x4 as VecDot4Fn),
                     GgmlType::Q6_K => Some(k::q6_k_q8_k_x4 as VecDot4Fn),
                     _ => None,
                 }
@@ -288,6 +302,9 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
         }
         match isa {
             Isa::Avx2 => t4!(crate::x86::avx2),
+            Isa::Avx512 if w == GgmlType::Q2_K => {
+                Some(|n, w, a| a.map(|a| crate::k::q2_k_q8_k_repacked::<false>(n, w, a)))
+            }
             Isa::Avx512 => t4!(crate::x86::avx512),
             Isa::Scalar | Isa::Neon | Isa::Simd128 => None,
         }

@@ -537,3 +537,52 @@ pub(crate) fn vec_dot_q6_k_q8_k(n: usize, w: &[u8], act: &[u8]) -> f32 {
     }
     sumf
 }
+
+/// Per 128-value half of a Q2_K block against one Q8_K block: (Σ scale·dot, Σ min·bsum), exact.
+#[inline(always)]
+fn q2_k_halves(x: &BlockQ2K, y: &BlockQ8K) -> [(i32, i32); 2] {
+    let q8 = y.quants();
+    let mut out = [(0i32, 0i32); 2];
+    for (h, o) in out.iter_mut().enumerate() {
+        let q2 = &x.qs[32 * h..32 * h + 32];
+        for (s, shift) in [0u32, 2, 4, 6].into_iter().enumerate() {
+            for half in 0..2 {
+                let j = 8 * h + 2 * s + half; // sub-block of 16 values
+                let mut dot = 0i32;
+                for l in 16 * half..16 * half + 16 {
+                    dot += q8[128 * h + 32 * s + l] as i32 * ((q2[l] >> shift) & 3) as i32;
+                }
+                o.0 += (x.scales[j] & 0x0f) as i32 * dot;
+                o.1 += (x.scales[j] >> 4) as i32 * y.bsum(j) as i32;
+            }
+        }
+    }
+    out
+}
+
+/// Q2_K in the order of llama.cpp's repacked `q2_K_8x8` kernels (its AVX-512 build repacks Q2_K
+/// matrices of 8k rows): exact integer sums, then one FMA by (scale × activation scale) per
+/// super-block (`GEMM` false: its gemv, single rows) or per 128-value half (`GEMM` true: its
+/// gemm, quads of one ubatch); the mins likewise in their own sum, subtracted at the end.
+pub(crate) fn q2_k_q8_k_repacked<const GEMM: bool>(n: usize, w: &[u8], act: &[u8]) -> f32 {
+    let xs = as_blocks::<BlockQ2K>(w);
+    let ys = as_blocks::<BlockQ8K>(act);
+    let (mut acc, mut acc_m) = (0f32, 0f32);
+    for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
+        let d = f16_to_f32(x.d) * y.scale();
+        let dmin = f16_to_f32(x.dmin) * y.scale();
+        let halves = q2_k_halves(x, y);
+        if GEMM {
+            for (isum, imin) in halves {
+                acc = (isum as f32).mul_add(d, acc);
+                acc_m = (imin as f32).mul_add(dmin, acc_m);
+            }
+        } else {
+            let isum = halves[0].0 + halves[1].0;
+            let imin = halves[0].1 + halves[1].1;
+            acc = (isum as f32).mul_add(d, acc);
+            acc_m = (imin as f32).mul_add(dmin, acc_m);
+        }
+    }
+    acc - acc_m
+}

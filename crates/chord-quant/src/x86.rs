@@ -16,7 +16,7 @@ macro_rules! x86_kernels {
     ($feat:literal, $vnni:literal) => {
         use crate::block::as_blocks;
         use crate::iq::{BlockIQ4_NL as BlockIQ4NL, BlockIQ4_XS as BlockIQ4XS, KVALUES_IQ4NL};
-        use crate::k::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K};
+        use crate::k::{BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
         use crate::legacy::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
         use core::arch::x86_64::*;
 
@@ -50,6 +50,19 @@ macro_rules! x86_kernels {
             } else {
                 let dot = _mm256_maddubs_epi16(ax, sy);
                 _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
+            }
+        }
+
+        /// Sums of 4 adjacent i8×i8 products, as 8 i32 (sign moved onto `y`).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn mul_sum_i8_pairs_i32(x: __m256i, y: __m256i) -> __m256i {
+            let ax = _mm256_sign_epi8(x, x);
+            let sy = _mm256_sign_epi8(y, x);
+            if $vnni {
+                _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy)
+            } else {
+                _mm256_madd_epi16(_mm256_set1_epi16(1), _mm256_maddubs_epi16(ax, sy))
             }
         }
 
@@ -118,16 +131,18 @@ macro_rules! x86_kernels {
         }
 
         #[target_feature(enable = $feat)]
+        /// llama.cpp repacks Q4_0 (and IQ4_NL) matrices of 8k rows on x86 and runs its
+        /// `gemv/gemm_q4_b32_8x8_q8_0` kernels: per 32-value block the exact integer dot, then
+        /// one FMA by (weight scale × activation scale); rows and quads alike.
         unsafe fn q4_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
             let (xs, ys) = (as_blocks::<BlockQ4_0>(w), as_blocks::<BlockQ8_0>(a));
-            let mut acc = _mm256_setzero_ps();
+            let mut acc = 0f32;
             for (x, y) in xs.iter().zip(ys).take(n / QK) {
-                let d = _mm256_set1_ps(f16_to_f32(x.d) * f16_to_f32(y.d));
                 let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&x.qs), _mm256_set1_epi8(8));
-                let q = mul_sum_i8_pairs_float(qx, load32(&y.qs));
-                acc = _mm256_fmadd_ps(d, q, acc);
+                let isum = hsum_i32_8(mul_sum_i8_pairs_i32(qx, load32(&y.qs)));
+                acc = (isum as f32).mul_add(f16_to_f32(x.d) * f16_to_f32(y.d), acc);
             }
-            hsum_float_8(acc)
+            acc
         }
 
         #[target_feature(enable = $feat)]
@@ -193,48 +208,20 @@ macro_rules! x86_kernels {
         }
 
         #[target_feature(enable = $feat)]
+        /// Repacked by llama.cpp like Q4_0 (see `q4_0_q8_0_impl`): per block the exact
+        /// integer dot, one FMA by (weight scale × activation scale).
         unsafe fn iq4_nl_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
             let (xs, ys) = (as_blocks::<BlockIQ4NL>(w), as_blocks::<BlockQ8_0>(a));
-            let nb = (n / QK).min(xs.len()).min(ys.len());
             let values = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr() as *const __m128i);
-            let mone = _mm256_set1_epi16(1);
-            let (mut acc1, mut acc2) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut ib = 0;
-            while ib + 1 < nb {
-                let (x1, x2, y1, y2) = (&xs[ib], &xs[ib + 1], &ys[ib], &ys[ib + 1]);
-                let p1 = _mm256_madd_epi16(
-                    mul_add_epi8(iq4_lookup(values, &x1.qs), load32(&y1.qs)),
-                    mone,
-                );
-                let p2 = _mm256_madd_epi16(
-                    mul_add_epi8(iq4_lookup(values, &x2.qs), load32(&y2.qs)),
-                    mone,
-                );
-                acc1 = _mm256_fmadd_ps(
-                    _mm256_set1_ps(f16_to_f32(y1.d) * f16_to_f32(x1.d)),
-                    _mm256_cvtepi32_ps(p1),
-                    acc1,
-                );
-                acc2 = _mm256_fmadd_ps(
-                    _mm256_set1_ps(f16_to_f32(y2.d) * f16_to_f32(x2.d)),
-                    _mm256_cvtepi32_ps(p2),
-                    acc2,
-                );
-                ib += 2;
+            let mut acc = 0f32;
+            for (x, y) in xs.iter().zip(ys).take(n / QK) {
+                let isum = hsum_i32_8(mul_sum_i8_pairs_i32(
+                    iq4_lookup(values, &x.qs),
+                    load32(&y.qs),
+                ));
+                acc = (isum as f32).mul_add(f16_to_f32(x.d) * f16_to_f32(y.d), acc);
             }
-            let mut sumf = hsum_float_8(_mm256_add_ps(acc1, acc2));
-            // An odd last block, scalar as in ggml.
-            for (x, y) in xs[ib..nb].iter().zip(&ys[ib..nb]) {
-                let d = f16_to_f32(y.d) * f16_to_f32(x.d);
-                let (mut s1, mut s2) = (0i32, 0i32);
-                for j in 0..QK / 2 {
-                    s1 += y.qs[j] as i8 as i32 * KVALUES_IQ4NL[(x.qs[j] & 0xf) as usize] as i32;
-                    s2 += y.qs[j + QK / 2] as i8 as i32
-                        * KVALUES_IQ4NL[(x.qs[j] >> 4) as usize] as i32;
-                }
-                sumf += d * (s1 + s2) as f32;
-            }
-            sumf
+            acc
         }
 
         #[target_feature(enable = $feat)]
@@ -327,6 +314,97 @@ macro_rules! x86_kernels {
             let x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
             let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b01>(x));
             _mm_cvtsi128_si32(x)
+        }
+
+        /// Q5_K against 4 activation rows. `TILED` false: ggml's AVX2 `vec_dot_q5_K_q8_K` order
+        /// (8 float lanes per block, the mins summed apart, fused: GCC contracts
+        /// `summs += dmin * hsum`); true: its tiled matmul order for ubatches of 8+ rows (per
+        /// block float(Σ sc·dot)·d, minus dmin·Σ m·bsum fused, then fused into the running sum
+        /// times the activation scale).
+        unsafe fn q5_k_q8_k_x4_impl<const TILED: bool>(
+            n: usize,
+            w: &[u8],
+            a: [&[u8]; 4],
+        ) -> [f32; 4] {
+            let xs = as_blocks::<BlockQ5K>(w);
+            let ys = a.map(as_blocks::<BlockQ8K>);
+            let nb = (n / QK_K)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+            let m4 = _mm256_set1_epi8(0xF);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut summs = [0f32; 4];
+            let mut tiled = [0f32; 4];
+            for i in 0..nb {
+                let x = &xs[i];
+                let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
+                let mins_and_scales = k4_mins_and_scales(&x.scales);
+                let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
+                let sc128 = _mm256_extracti128_si256::<0>(mins_and_scales);
+                let scales = _mm256_set_m128i(sc128, sc128);
+                let hbits = load32(&x.qh);
+                let mut q5 = [_mm256_setzero_si256(); 8];
+                let mut sc = [_mm256_setzero_si256(); 8];
+                let mut hmask = _mm256_set1_epi8(1);
+                for j in 0..QK_K / 64 {
+                    let q5bits = load32(&x.qs[32 * j..]);
+                    let hi0 = _mm256_and_si256(hbits, hmask);
+                    hmask = _mm256_slli_epi16::<1>(hmask);
+                    let hi1 = _mm256_and_si256(hbits, hmask);
+                    hmask = _mm256_slli_epi16::<1>(hmask);
+                    // The fifth bit of value k sits at bit 2j (first 32) or 2j+1 of qh[k].
+                    let h0 = _mm256_slli_epi16::<4>(_mm256_srl_epi16(
+                        hi0,
+                        _mm_cvtsi32_si128((2 * j) as i32),
+                    ));
+                    let h1 = _mm256_slli_epi16::<4>(_mm256_srl_epi16(
+                        hi1,
+                        _mm_cvtsi32_si128((2 * j + 1) as i32),
+                    ));
+                    q5[2 * j] = _mm256_add_epi8(_mm256_and_si256(q5bits, m4), h0);
+                    q5[2 * j + 1] =
+                        _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16::<4>(q5bits), m4), h1);
+                    sc[2 * j] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j));
+                    sc[2 * j + 1] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j + 1));
+                }
+                for t in 0..4 {
+                    let y = &ys[t][i];
+                    let yd = f32::from_le_bytes(y.d);
+                    let q8sums = load32(&y.bsums);
+                    let q8s = _mm_hadd_epi16(
+                        _mm256_extracti128_si256::<0>(q8sums),
+                        _mm256_extracti128_si256::<1>(q8sums),
+                    );
+                    let imin = hsum_i32_4(_mm_madd_epi16(mins, q8s));
+                    let mut sumi = _mm256_setzero_si256();
+                    for j in 0..QK_K / 64 {
+                        let p0 = _mm256_madd_epi16(
+                            sc[2 * j],
+                            _mm256_maddubs_epi16(q5[2 * j], load32(&y.qs[64 * j..])),
+                        );
+                        let p1 = _mm256_madd_epi16(
+                            sc[2 * j + 1],
+                            _mm256_maddubs_epi16(q5[2 * j + 1], load32(&y.qs[64 * j + 32..])),
+                        );
+                        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+                    }
+                    if TILED {
+                        let r = (hsum_i32_8(sumi) as f32) * xd;
+                        let r = (-xdmin).mul_add(imin as f32, r);
+                        tiled[t] = r.mul_add(yd, tiled[t]);
+                    } else {
+                        let d = yd * xd;
+                        let dmin = -yd * xdmin;
+                        summs[t] = dmin.mul_add(imin as f32, summs[t]);
+                        acc[t] =
+                            _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+                    }
+                }
+            }
+            if TILED {
+                return tiled;
+            }
+            [0, 1, 2, 3].map(|t| hsum_float_8(acc[t]) + summs[t])
         }
 
         /// Q4_K's 12 scale bytes hold 8 six-bit scales and 8 six-bit mins: rearranged into 8
@@ -478,10 +556,24 @@ macro_rules! x86_kernels {
 
         #[target_feature(enable = $feat)]
         unsafe fn q4_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            legacy_x4::<BlockQ4_0>(n, w, a, |x| {
+            // The repacked order of `q4_0_q8_0_impl`, the weight block unpacked once.
+            let xs = as_blocks::<BlockQ4_0>(w);
+            let ys = a.map(as_blocks::<BlockQ8_0>);
+            let nb = (n / QK)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
+            let mut acc = [0f32; 4];
+            for i in 0..nb {
+                let x = &xs[i];
                 let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&x.qs), _mm256_set1_epi8(8));
-                (f16_to_f32(x.d), qx)
-            })
+                let dx = f16_to_f32(x.d);
+                for t in 0..4 {
+                    let y = &ys[t][i];
+                    let isum = hsum_i32_8(mul_sum_i8_pairs_i32(qx, load32(&y.qs)));
+                    acc[t] = (isum as f32).mul_add(dx * f16_to_f32(y.d), acc[t]);
+                }
+            }
+            acc
         }
 
         #[target_feature(enable = $feat)]
@@ -699,6 +791,17 @@ macro_rules! x86_kernels {
         }
         pub(crate) fn q4_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
             unsafe { q4_k_q8_k_impl(n, w, a) }
+        }
+        pub(crate) fn q5_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            // The four-row kernel on one row repeated (Q5_K is in no model we ship; the one-row
+            // cost does not matter, the order does).
+            unsafe { q5_k_q8_k_x4_impl::<false>(n, w, [a; 4])[0] }
+        }
+        pub(crate) fn q5_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q5_k_q8_k_x4_impl::<false>(n, w, a) }
+        }
+        pub(crate) fn q5_k_q8_k_x4_tiled(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            unsafe { q5_k_q8_k_x4_impl::<true>(n, w, a) }
         }
         pub(crate) fn q6_k_q8_k(n: usize, w: &[u8], a: &[u8]) -> f32 {
             unsafe { q6_k_q8_k_impl(n, w, a) }

@@ -217,7 +217,8 @@ fn avx512_flavour_is_bit_identical_to_avx2() {
         return;
     }
     let mut rng = Rng::new(7);
-    for w_ty in WEIGHT_TYPES {
+    // Q2_K: llama.cpp's AVX-512 build repacks it (a different order), its AVX2 build does not.
+    for w_ty in WEIGHT_TYPES.into_iter().filter(|&t| t != GgmlType::Q2_K) {
         let a2 = VecDotKernel::with_isa(w_ty, Isa::Avx2).unwrap();
         let a5 = VecDotKernel::with_isa(w_ty, Isa::Avx512).unwrap();
         for n in [256usize, 4864] {
@@ -397,7 +398,8 @@ fn four_token_kernels_equal_the_single_row_kernel() {
                     })
                     .collect();
                 let grouped = f4g(n, &w, [&acts[0], &acts[1], &acts[2], &acts[3]]);
-                let gemm_order = w_ty == GgmlType::Q4_K && matches!(isa, Isa::Avx2 | Isa::Avx512);
+                let gemm_order = (w_ty == GgmlType::Q4_K && matches!(isa, Isa::Avx2 | Isa::Avx512))
+                    || (w_ty == GgmlType::Q2_K && isa == Isa::Avx512);
                 let got = f4(n, &w, [&acts[0], &acts[1], &acts[2], &acts[3]]);
                 for t in 0..4 {
                     let one = k.dot(n, &w, &acts[t]);
