@@ -29,6 +29,8 @@ struct State {
     pool: BufferPool,
     weights: WeightCache,
     pipelines: Pipelines,
+    /// Matrix products per kernel name (what the dispatch trace prints, counted).
+    dispatches: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// A uniform block's bytes from 32-bit words.
@@ -69,6 +71,15 @@ impl GpuBackend {
     /// Device buffers the pool has created so far (weights excluded).
     pub fn pooled_buffers_created(&self) -> usize {
         self.state().pool.created()
+    }
+
+    /// How many matrix products ran on each kernel so far (e.g. `matvec_q4_K_q8_K`).
+    pub fn dispatch_counts(&self) -> Vec<(&'static str, usize)> {
+        self.state()
+            .dispatches
+            .iter()
+            .map(|(k, n)| (*k, *n))
+            .collect()
     }
 
     /// Uploads a weight matrix ahead of its first product (e.g. at load, so the first token
@@ -140,6 +151,7 @@ impl GpuBackend {
             }
             let pipe = st.pipelines.get(gpu, k.name, || k.source())?;
             crate::trace::matmul(&m, n_tokens, k.name);
+            *st.dispatches.entry(k.name).or_default() += 1;
             let act = match acts.iter().position(|a| a.0 == k.act_ty && a.1 == w.cols) {
                 Some(i) => i,
                 None => {
