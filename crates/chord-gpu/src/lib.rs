@@ -21,3 +21,4 @@ pub use backend::{GpuBackend, MAX_HEAD_DIM};
 pub use device::{adapters, AdapterSummary, Gpu, ADAPTER_ENV};
 pub use error::{GpuError, Result};
 pub use kernels::{matvec as matvec_kernel, MatvecKernel, MATVEC_TYPES};
+pub use wgpu::DeviceType;
