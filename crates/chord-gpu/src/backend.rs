@@ -15,26 +15,26 @@ use chord_model::{AttentionArgs, Backend, KvSlice, MatRef};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Workgroup size of every kernel (`@workgroup_size(64)` in the WGSL).
-const WG: usize = 64;
+pub(crate) const WG: usize = 64;
 /// Largest head dimension the attention kernel's accumulator holds (`MAX_HEAD_DIM`).
 pub const MAX_HEAD_DIM: usize = 256;
 
 pub struct GpuBackend {
-    gpu: Gpu,
+    pub(crate) gpu: Gpu,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct State {
-    pool: BufferPool,
-    weights: WeightCache,
-    pipelines: Pipelines,
+pub(crate) struct State {
+    pub(crate) pool: BufferPool,
+    pub(crate) weights: WeightCache,
+    pub(crate) pipelines: Pipelines,
     /// Matrix products per kernel name (what the dispatch trace prints, counted).
     dispatches: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// A uniform block's bytes from 32-bit words.
-fn words(v: &[u32]) -> impl Iterator<Item = u8> + '_ {
+pub(crate) fn words(v: &[u32]) -> impl Iterator<Item = u8> + '_ {
     v.iter().flat_map(|w| w.to_le_bytes())
 }
 
@@ -59,7 +59,7 @@ impl GpuBackend {
         &self.gpu
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -7,6 +7,7 @@ use chord_gguf::GgmlType;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+const W_BYTES: &str = include_str!("wgsl/w_bytes.wgsl");
 const MATVEC_HEAD: &str = include_str!("wgsl/matvec_common.wgsl");
 const MATVEC_MAIN: &str = include_str!("wgsl/matvec_main.wgsl");
 const K4: &str = include_str!("wgsl/matvec_k4.wgsl");
@@ -82,7 +83,8 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
 
 impl MatvecKernel {
     pub fn source(&self) -> String {
-        let mut s = String::from(MATVEC_HEAD);
+        let mut s = String::from(W_BYTES);
+        s.push_str(MATVEC_HEAD);
         for b in self.body {
             s.push_str(b);
         }
@@ -92,6 +94,43 @@ impl MatvecKernel {
 }
 
 pub const ATTENTION: &str = include_str!("wgsl/attention.wgsl");
+pub const RMS_NORM: &str = include_str!("wgsl/rms_norm.wgsl");
+pub const ROPE: &str = include_str!("wgsl/rope.wgsl");
+pub const SWIGLU: &str = include_str!("wgsl/swiglu.wgsl");
+pub const GEGLU: &str = include_str!("wgsl/geglu.wgsl");
+
+/// The embedding-lookup kernel of a token-matrix type: name and source (the type's `deq`
+/// function between the weight readers and `embed_main.wgsl`).
+pub fn embed(ty: GgmlType) -> Option<(&'static str, String)> {
+    use GgmlType::*;
+    let (name, parts): (_, &[&str]) = match ty {
+        Q4_0 => ("embed_q4_0", &[include_str!("wgsl/deq_q4_0.wgsl")]),
+        Q5_0 => ("embed_q5_0", &[include_str!("wgsl/deq_q5_0.wgsl")]),
+        Q8_0 => ("embed_q8_0", &[include_str!("wgsl/deq_q8_0.wgsl")]),
+        Q4_K => ("embed_q4_K", &[K4, include_str!("wgsl/deq_q4_k.wgsl")]),
+        Q6_K => ("embed_q6_K", &[include_str!("wgsl/deq_q6_k.wgsl")]),
+        F16 => ("embed_f16", &[include_str!("wgsl/deq_f16.wgsl")]),
+        F32 => ("embed_f32", &[include_str!("wgsl/deq_f32.wgsl")]),
+        _ => return None,
+    };
+    let mut s = String::from(W_BYTES);
+    for p in parts {
+        s.push_str(p);
+    }
+    s.push_str(include_str!("wgsl/embed_main.wgsl"));
+    Some((name, s))
+}
+
+/// Token-matrix types with an embedding kernel.
+pub const EMBED_TYPES: [GgmlType; 7] = [
+    GgmlType::Q4_0,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
+    GgmlType::F16,
+    GgmlType::F32,
+];
 
 /// Compiled pipelines by kernel name.
 #[derive(Default)]

@@ -1,8 +1,7 @@
-// Shared head of every matvec kernel: bindings, parameters and byte access. Weights and
-// activations are raw GGUF / ggml block bytes viewed as u32 words (blocks of 18, 22, 34 or 210
-// bytes are not word-aligned, hence the byte readers). One invocation computes one output
-// (row, token) with exactly the operation order of chord-quant's scalar kernel for the type, so
-// results match the CPU backend's to the last bit or close to it.
+// Shared head of every matvec kernel (after w_bytes.wgsl): bindings, parameters and activation
+// byte access. One invocation computes one output (row, token) with exactly the operation order
+// of chord-quant's scalar kernel for the type, so results match the CPU backend's to the last
+// bit or close to it.
 
 struct Params {
     rows: u32,      // rows in this part of the matrix
@@ -15,29 +14,18 @@ struct Params {
     nb: u32,        // blocks per row
 }
 
-@group(0) @binding(0) var<storage, read> w: array<u32>;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-fn wb(o: u32) -> u32 { return (w[o >> 2u] >> ((o & 3u) << 3u)) & 0xffu; }
 fn ab(o: u32) -> u32 { return (a[o >> 2u] >> ((o & 3u) << 3u)) & 0xffu; }
-// Four bytes from any byte offset, little-endian.
-fn ww(o: u32) -> u32 {
-    let s = (o & 3u) << 3u;
-    let lo = w[o >> 2u];
-    if (s == 0u) { return lo; }
-    return (lo >> s) | (w[(o >> 2u) + 1u] << (32u - s));
-}
 fn aw(o: u32) -> u32 {
     let s = (o & 3u) << 3u;
     let lo = a[o >> 2u];
     if (s == 0u) { return lo; }
     return (lo >> s) | (a[(o >> 2u) + 1u] << (32u - s));
 }
-fn wf16(o: u32) -> f32 { return unpack2x16float(wb(o) | (wb(o + 1u) << 8u)).x; }
 fn af16(o: u32) -> f32 { return unpack2x16float(ab(o) | (ab(o + 1u) << 8u)).x; }
-fn wi8(o: u32) -> i32 { return bitcast<i32>(wb(o) << 24u) >> 24u; }
 // Byte k of a word as a signed / unsigned value.
 fn s8(x: u32, k: u32) -> i32 { return bitcast<i32>(x << (24u - 8u * k)) >> 24u; }
 fn s8x4(x: u32) -> vec4<i32> { return vec4<i32>(s8(x, 0u), s8(x, 1u), s8(x, 2u), s8(x, 3u)); }
