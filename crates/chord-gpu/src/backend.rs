@@ -283,7 +283,7 @@ impl GpuBackend {
     pub fn attention_gpu(&self, a: AttentionArgs<'_>) -> Result<()> {
         let sh = a.shape();
         let hd = sh.head_dim;
-        if sh.n_head == 0 || sh.n_head_kv == 0 || sh.n_head % sh.n_head_kv != 0 {
+        if sh.n_head == 0 || sh.n_head_kv == 0 || !sh.n_head.is_multiple_of(sh.n_head_kv) {
             return Err(GpuError::Shape(format!(
                 "attention: {} heads over {} KV heads",
                 sh.n_head, sh.n_head_kv

@@ -136,7 +136,9 @@ impl Gpu {
     /// The largest buffer one shader binding may see: weights are split into buffers of at most
     /// this many bytes (128 MiB on lavapipe).
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Gives the device up: every later operation fails with [`GpuError::DeviceLost`]. (Also

@@ -113,7 +113,7 @@ impl GpuBackend {
     /// RMSNorm of every `w.len()`-long row of `x`, times `w`, into `out`.
     pub fn rms_norm(&self, x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) -> Result<()> {
         let n = w.len();
-        if n == 0 || x.len() % n != 0 || out.len() != x.len() {
+        if n == 0 || !x.len().is_multiple_of(n) || out.len() != x.len() {
             return Err(GpuError::Shape(
                 "rms_norm: rows do not match the weight".into(),
             ));
@@ -146,7 +146,7 @@ impl GpuBackend {
         if x.len() != n_tokens * n_heads * head_dim
             || table.len() != n_tokens * n_dims
             || n_dims > head_dim
-            || n_dims % 2 != 0
+            || !n_dims.is_multiple_of(2)
         {
             return Err(GpuError::Shape("rope: shapes do not match".into()));
         }
