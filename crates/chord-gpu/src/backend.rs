@@ -73,6 +73,12 @@ impl GpuBackend {
         self.state().pool.created()
     }
 
+    /// Drops every uploaded weight matrix (e.g. before the host memory of a model is freed and
+    /// another loaded with this backend).
+    pub fn clear_weights(&self) {
+        self.state().weights.clear();
+    }
+
     /// How many matrix products ran on each kernel so far (e.g. `matvec_q4_K_q8_K`).
     pub fn dispatch_counts(&self) -> Vec<(&'static str, usize)> {
         self.state()

@@ -91,18 +91,49 @@ pub fn upload(gpu: &Gpu, w: &MatRef<'_>) -> Result<GpuMatrix> {
     })
 }
 
-/// Matrices already on the device, keyed by where their bytes live in host memory (the model
-/// file stays mapped for the model's life, so the address identifies the tensor) and their
-/// name and length (so a different file mapped at a reused address is not mistaken for it).
+/// What identifies a matrix in host memory: where its bytes live (the model file stays mapped
+/// for the model's life), their length, name, type and shape, and a fingerprint of sampled
+/// bytes, so that other bytes later placed at a freed address (another model, a test's buffer)
+/// are not mistaken for an uploaded matrix.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    addr: usize,
+    len: usize,
+    name: String,
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    sample: u64,
+}
+
+/// FNV-1a over up to 512 bytes spread evenly through `data`.
+fn fingerprint(data: &[u8]) -> u64 {
+    let step = (data.len() / 512).max(1);
+    data.iter()
+        .step_by(step)
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// Matrices already on the device (see [`Key`]). `clear` drops them all.
 #[derive(Default)]
 pub struct WeightCache {
-    map: HashMap<(usize, usize, String), Arc<GpuMatrix>>,
+    map: HashMap<Key, Arc<GpuMatrix>>,
     bytes: usize,
 }
 
 impl WeightCache {
     pub fn get_or_upload(&mut self, gpu: &Gpu, w: &MatRef<'_>) -> Result<Arc<GpuMatrix>> {
-        let key = (w.data.as_ptr() as usize, w.data.len(), w.name.to_string());
+        let key = Key {
+            addr: w.data.as_ptr() as usize,
+            len: w.data.len(),
+            name: w.name.to_string(),
+            ty: w.ty,
+            rows: w.rows,
+            cols: w.cols,
+            sample: fingerprint(w.data),
+        };
         if let Some(m) = self.map.get(&key) {
             return Ok(m.clone());
         }

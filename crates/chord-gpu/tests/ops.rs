@@ -2,8 +2,9 @@
 //! the forward pass runs today), on random inputs; the embedding also on a real model whose
 //! token matrix is split into two device buffers.
 //!
-//! Tolerances (max |gpu - cpu| / max |cpu|): RoPE and embedding 0 (same table / same
-//! dequantization formula); RMSNorm 1e-6 (f32 sum of squares, the CPU's is f64); SwiGLU 1e-6
+//! Tolerances (max |gpu - cpu| / max |cpu|): embedding 0 (the same dequantization formula);
+//! RoPE 1e-6 (the same table and operations, but the CPU fuses two multiply-adds as ggml does,
+//! and WGSL's `fma` need not be fused: lavapipe's is not, measured 7e-8); RMSNorm 1e-6 (f32 sum of squares, the CPU's is f64); SwiGLU 1e-6
 //! (the driver's exp); GeGLU 1e-4 (an f16 step: the driver's tanh can move a value across an f16
 //! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest).
 
@@ -49,7 +50,7 @@ fn rope_normal_and_neox_match_host() {
             .unwrap();
         let e = rel_err(&got, &want);
         eprintln!("rope neox={neox} n_dims={n_dims}: rel err {e:.2e}");
-        assert!(e == 0.0, "rope neox={neox}: {e}");
+        assert!(e <= 1e-6, "rope neox={neox}: {e}");
     }
 }
 
@@ -134,4 +135,32 @@ fn embedding_of_a_split_real_matrix() {
     let mut got = vec![f32::NAN; want.len()];
     gpu().embed(&w, &tokens, &mut got).unwrap();
     assert_eq!(rel_err(&got, &want), 0.0);
+}
+
+#[test]
+fn new_bytes_at_a_reused_address_are_uploaded_again() {
+    // Two matrices of the same name, type, shape and length, one after the other in the same
+    // buffer: the second must not be served from the first's upload.
+    let mut rng = Rng::new(9);
+    let mut buf = random_matrix(GgmlType::Q8_0, 4, 64, &mut rng);
+    let x = rng.vec(64, 1.0);
+    let mut outs = Vec::new();
+    for _ in 0..2 {
+        let w = MatRef {
+            name: "reused",
+            ty: GgmlType::Q8_0,
+            rows: 4,
+            cols: 64,
+            data: &buf,
+        };
+        let mut got = vec![0f32; 4];
+        let mut want = vec![0f32; 4];
+        chord_model::Backend::matmul(gpu(), w, &x, 1, &mut got).unwrap();
+        chord_model::Backend::matmul(&common::cpu_scalar(), w, &x, 1, &mut want).unwrap();
+        assert_eq!(got, want);
+        outs.push(got);
+        let fresh = random_matrix(GgmlType::Q8_0, 4, 64, &mut rng);
+        buf.copy_from_slice(&fresh);
+    }
+    assert_ne!(outs[0], outs[1]);
 }
