@@ -4,7 +4,7 @@
 //! load time, peak RSS, and how close decode gets to the machine's memory bandwidth (decode reads
 //! every weight once per token).
 
-use crate::cmd::common::{load_engine, resolve_model, KvTypeArg, ModelArgs};
+use crate::cmd::common::{load_engine, resolve_model, DeviceArg, KvTypeArg, ModelArgs};
 use chord_model::{Logits, Scratch};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ pub struct Args {
     /// KV cache element type.
     #[arg(long = "kv-type", value_enum, default_value_t = KvTypeArg::F16)]
     pub kv_type: KvTypeArg,
+    /// Where the model runs (`cpu`, `gpu`, `auto`), as for `chord run`.
+    #[arg(long = "device", value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -102,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads: args.threads,
         ctx: 0,
         kv_type: args.kv_type,
+        device: args.device,
     })?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let model = &engine.model;

@@ -19,6 +19,19 @@ pub struct ModelArgs {
     /// KV cache element type.
     #[arg(long = "kv-type", value_enum, default_value_t = KvTypeArg::F16)]
     pub kv_type: KvTypeArg,
+    /// Where the model runs: `gpu` (wgpu; an error without an adapter), `cpu`, or `auto` (a
+    /// hardware GPU if there is one, else the CPU: a software adapter such as lavapipe is
+    /// slower than the CPU backend, so `auto` never picks it).
+    #[arg(long = "device", value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// `--device cpu|gpu|auto`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceArg {
+    Cpu,
+    Gpu,
+    Auto,
 }
 
 /// `--kv-type f16|f32`.
@@ -103,6 +116,8 @@ pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
         },
     )
     .with_context(|| format!("loading {}", path.display()))?;
+    let mut engine = engine;
+    select_device(&mut engine, args.device)?;
     tracing::info!(
         "loaded {} in {:.0} ms on {}",
         path.display(),
@@ -110,4 +125,36 @@ pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
         engine.backend.name()
     );
     Ok(engine)
+}
+
+/// Puts the engine on the device `--device` asks for (the CPU backend is the engine's default).
+#[cfg(feature = "gpu")]
+fn select_device(engine: &mut Engine, device: DeviceArg) -> anyhow::Result<()> {
+    match device {
+        DeviceArg::Cpu => {}
+        DeviceArg::Gpu => {
+            let gpu = chord_gpu::GpuBackend::new().context("--device gpu")?;
+            engine.backend = Box::new(gpu);
+        }
+        DeviceArg::Auto => match chord_gpu::Gpu::new() {
+            Ok(g) if g.adapter_info().device_type != chord_gpu::DeviceType::Cpu => {
+                engine.backend = Box::new(chord_gpu::GpuBackend::with_gpu(g));
+            }
+            Ok(g) => tracing::info!(
+                "--device auto: only a software GPU adapter ({}); using the CPU",
+                g.adapter_name()
+            ),
+            Err(e) => tracing::info!("--device auto: no GPU ({e}); using the CPU"),
+        },
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn select_device(_engine: &mut Engine, device: DeviceArg) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        device != DeviceArg::Gpu,
+        "--device gpu: this chord was built without the `gpu` feature"
+    );
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! engine's batching scheduler. The socket is bound first (so `/health` answers "loading"
 //! while the model loads); SIGTERM or Ctrl-C shut down gracefully.
 
-use super::common::{load_engine, KvTypeArg, ModelArgs};
+use super::common::{load_engine, DeviceArg, KvTypeArg, ModelArgs};
 use anyhow::Context;
 use chord_engine::SchedulerConfig;
 use chord_server::tenants::Tenants;
@@ -40,6 +40,9 @@ pub struct Args {
     /// Element type of the slots' KV caches.
     #[arg(long = "kv-type", value_enum, default_value_t = KvTypeArg::F16)]
     pub kv_type: KvTypeArg,
+    /// Where the model runs (`cpu`, `gpu`, `auto`), as for `chord run`.
+    #[arg(long = "device", value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
     /// Seconds in-flight generations may run after SIGTERM before they are cancelled.
     #[arg(long = "shutdown-grace", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -89,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             threads: args.threads,
             ctx: args.ctx,
             kv_type: args.kv_type,
+            device: args.device,
         };
         let engine = tokio::task::spawn_blocking(move || load_engine(&model_args))
             .await

@@ -1,0 +1,173 @@
+//! The WGSL kernels: sources (assembled from `wgsl/` at compile time), names for the dispatch
+//! trace, and compiled pipelines, built on first use and kept.
+
+use crate::error::Result;
+use crate::Gpu;
+use chord_gguf::GgmlType;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const W_BYTES: &str = include_str!("wgsl/w_bytes.wgsl");
+const MATVEC_HEAD: &str = include_str!("wgsl/matvec_common.wgsl");
+const MATVEC_MAIN: &str = include_str!("wgsl/matvec_main.wgsl");
+const K4: &str = include_str!("wgsl/matvec_k4.wgsl");
+
+/// The fused dequantize-matvec kernel of a weight type: its name (for traces), the activation
+/// type it reads (what llama.cpp pairs with the weight type; the host quantizes to it) and the
+/// type-specific WGSL body.
+pub struct MatvecKernel {
+    pub name: &'static str,
+    pub act_ty: GgmlType,
+    body: &'static [&'static str],
+}
+
+/// Weight types with a GPU matvec kernel.
+pub const MATVEC_TYPES: [GgmlType; 8] = [
+    GgmlType::Q4_0,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::F16,
+    GgmlType::F32,
+];
+
+pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
+    use GgmlType::*;
+    let (name, act_ty, body): (_, _, &'static [&'static str]) = match ty {
+        Q4_0 => (
+            "matvec_q4_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matvec_q4_0.wgsl")],
+        ),
+        Q5_0 => (
+            "matvec_q5_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matvec_q5_0.wgsl")],
+        ),
+        Q8_0 => (
+            "matvec_q8_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matvec_q8_0.wgsl")],
+        ),
+        Q4_K => (
+            "matvec_q4_K_q8_K",
+            Q8_K,
+            &[K4, include_str!("wgsl/matvec_q4_k.wgsl")],
+        ),
+        Q5_K => (
+            "matvec_q5_K_q8_K",
+            Q8_K,
+            &[K4, include_str!("wgsl/matvec_q5_k.wgsl")],
+        ),
+        Q6_K => (
+            "matvec_q6_K_q8_K",
+            Q8_K,
+            &[include_str!("wgsl/matvec_q6_k.wgsl")],
+        ),
+        F16 => (
+            "matvec_f16_f16",
+            F16,
+            &[include_str!("wgsl/matvec_f16.wgsl")],
+        ),
+        F32 => (
+            "matvec_f32_f32",
+            F32,
+            &[include_str!("wgsl/matvec_f32.wgsl")],
+        ),
+        _ => return None,
+    };
+    Some(MatvecKernel { name, act_ty, body })
+}
+
+impl MatvecKernel {
+    pub fn source(&self) -> String {
+        let mut s = String::from(W_BYTES);
+        s.push_str(MATVEC_HEAD);
+        for b in self.body {
+            s.push_str(b);
+        }
+        s.push_str(MATVEC_MAIN);
+        s
+    }
+}
+
+pub const ATTENTION: &str = include_str!("wgsl/attention.wgsl");
+pub const RMS_NORM: &str = include_str!("wgsl/rms_norm.wgsl");
+pub const ROPE: &str = include_str!("wgsl/rope.wgsl");
+pub const SWIGLU: &str = include_str!("wgsl/swiglu.wgsl");
+pub const GEGLU: &str = include_str!("wgsl/geglu.wgsl");
+
+/// The embedding-lookup kernel of a token-matrix type: name and source (the type's `deq`
+/// function between the weight readers and `embed_main.wgsl`).
+pub fn embed(ty: GgmlType) -> Option<(&'static str, String)> {
+    use GgmlType::*;
+    let (name, parts): (_, &[&str]) = match ty {
+        Q4_0 => ("embed_q4_0", &[include_str!("wgsl/deq_q4_0.wgsl")]),
+        Q5_0 => ("embed_q5_0", &[include_str!("wgsl/deq_q5_0.wgsl")]),
+        Q8_0 => ("embed_q8_0", &[include_str!("wgsl/deq_q8_0.wgsl")]),
+        Q4_K => ("embed_q4_K", &[K4, include_str!("wgsl/deq_q4_k.wgsl")]),
+        Q6_K => ("embed_q6_K", &[include_str!("wgsl/deq_q6_k.wgsl")]),
+        F16 => ("embed_f16", &[include_str!("wgsl/deq_f16.wgsl")]),
+        F32 => ("embed_f32", &[include_str!("wgsl/deq_f32.wgsl")]),
+        _ => return None,
+    };
+    let mut s = String::from(W_BYTES);
+    for p in parts {
+        s.push_str(p);
+    }
+    s.push_str(include_str!("wgsl/embed_main.wgsl"));
+    Some((name, s))
+}
+
+/// Token-matrix types with an embedding kernel.
+pub const EMBED_TYPES: [GgmlType; 7] = [
+    GgmlType::Q4_0,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
+    GgmlType::F16,
+    GgmlType::F32,
+];
+
+/// Compiled pipelines by kernel name.
+#[derive(Default)]
+pub struct Pipelines {
+    map: HashMap<&'static str, Arc<wgpu::ComputePipeline>>,
+}
+
+impl Pipelines {
+    pub fn get(
+        &mut self,
+        gpu: &Gpu,
+        name: &'static str,
+        source: impl FnOnce() -> String,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        if let Some(p) = self.map.get(name) {
+            return Ok(p.clone());
+        }
+        let module = gpu
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source().into()),
+            });
+        let pipeline = gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        // A shader the adapter rejects is reported here, not at its first dispatch.
+        gpu.check()?;
+        let p = Arc::new(pipeline);
+        self.map.insert(name, p.clone());
+        Ok(p)
+    }
+}

@@ -1,0 +1,25 @@
+//! chord-gpu: chord-model's `Backend` on wgpu (Vulkan natively; the same WGSL reaches Metal,
+//! DX12 and the browser's WebGPU), tested on Mesa's lavapipe (software Vulkan).
+//!
+//! - [`device`]: adapter/device selection and typed errors for loss, out-of-memory, validation.
+//! - [`weights`]: weights uploaded once in their quantized block format, split by rows under the
+//!   adapter's largest storage binding.
+//! - [`pool`]: device buffers reused between operations.
+//! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type, attention).
+//! - [`GpuBackend`]: the `Backend` implementation.
+
+mod backend;
+mod block_on;
+pub mod device;
+mod error;
+mod kernels;
+mod ops;
+pub mod pool;
+mod trace;
+pub mod weights;
+
+pub use backend::{GpuBackend, MAX_HEAD_DIM};
+pub use device::{adapters, AdapterSummary, Gpu, ADAPTER_ENV};
+pub use error::{GpuError, Result};
+pub use kernels::{matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES};
+pub use wgpu::DeviceType;

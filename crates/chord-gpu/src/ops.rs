@@ -1,0 +1,304 @@
+//! The element-wise kernels (RMSNorm, RoPE, SwiGLU, GeGLU) and the embedding lookup, callable
+//! on host slices. The forward pass does not call them yet: today's `Backend` trait runs these
+//! ops on the host, and they become part of a step once activations stay on the device (see
+//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op.
+
+use crate::backend::{words, GpuBackend, WG};
+use crate::error::{GpuError, Result};
+use crate::kernels;
+use chord_model::MatRef;
+
+fn f32_bytes(x: &[f32]) -> Vec<u8> {
+    x.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn read_f32(bytes: &[u8], out: &mut [f32]) {
+    for (d, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+}
+
+impl GpuBackend {
+    /// One kernel over uploaded inputs (bindings 0..n), an output of `out.len()` floats
+    /// (binding n) and a uniform block (binding n + 1), in one submission.
+    fn run_simple(
+        &self,
+        name: &'static str,
+        source: &'static str,
+        inputs: &[&[f32]],
+        params: &[u32],
+        groups: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if groups > 65535 {
+            return Err(GpuError::Shape(format!(
+                "{name}: {groups} workgroups (at most 65535)"
+            )));
+        }
+        self.gpu.check()?;
+        let mut guard = self.state();
+        let st = &mut *guard;
+        let gpu = &self.gpu;
+        let pipe = st.pipelines.get(gpu, name, || source.to_string())?;
+        use wgpu::BufferUsages as U;
+        let mut bufs = Vec::new();
+        for x in inputs {
+            let bytes = f32_bytes(x);
+            let b = st.pool.take(
+                &gpu.device,
+                U::STORAGE | U::COPY_DST,
+                bytes.len().max(4) as u64,
+            );
+            gpu.queue.write_buffer(&b, 0, &bytes);
+            bufs.push(b);
+        }
+        let out_len = (out.len() * 4) as u64;
+        let ob = st.pool.take(&gpu.device, U::STORAGE | U::COPY_SRC, out_len);
+        let pbytes: Vec<u8> = words(params).collect();
+        let ub = st
+            .pool
+            .take(&gpu.device, U::UNIFORM | U::COPY_DST, pbytes.len() as u64);
+        gpu.queue.write_buffer(&ub, 0, &pbytes);
+        let staging = st
+            .pool
+            .take(&gpu.device, U::MAP_READ | U::COPY_DST, out_len);
+        let n = bufs.len() as u32;
+        let mut entries: Vec<wgpu::BindGroupEntry> = bufs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        entries.push(wgpu::BindGroupEntry {
+            binding: n,
+            resource: ob.as_entire_binding(),
+        });
+        entries.push(wgpu::BindGroupEntry {
+            binding: n + 1,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &ub,
+                offset: 0,
+                size: wgpu::BufferSize::new(pbytes.len() as u64),
+            }),
+        });
+        let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipe.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(name),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipe);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(groups as u32, 1, 1);
+        }
+        let mut host = vec![0u8; out_len as usize];
+        gpu.submit_and_read(enc, &[(&ob, out_len)], &staging, &mut host)?;
+        read_f32(&host, out);
+        for b in bufs.into_iter().chain([ob, ub, staging]) {
+            st.pool.give(b);
+        }
+        Ok(())
+    }
+
+    /// RMSNorm of every `w.len()`-long row of `x`, times `w`, into `out`.
+    pub fn rms_norm(&self, x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) -> Result<()> {
+        let n = w.len();
+        if n == 0 || !x.len().is_multiple_of(n) || out.len() != x.len() {
+            return Err(GpuError::Shape(
+                "rms_norm: rows do not match the weight".into(),
+            ));
+        }
+        let rows = x.len() / n;
+        let p = [n as u32, rows as u32, eps.to_bits(), 0];
+        self.run_simple(
+            "rms_norm",
+            kernels::RMS_NORM,
+            &[x, w],
+            &p,
+            rows.div_ceil(WG),
+            out,
+        )
+    }
+
+    /// RoPE in place on `n_tokens` rows of `n_heads × head_dim`; `table` holds each token's
+    /// cos/sin pairs (`n_tokens × n_dims`, from `chord_model::ops::rope_cache`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn rope(
+        &self,
+        x: &mut [f32],
+        n_tokens: usize,
+        n_heads: usize,
+        head_dim: usize,
+        n_dims: usize,
+        neox: bool,
+        table: &[f32],
+    ) -> Result<()> {
+        if x.len() != n_tokens * n_heads * head_dim
+            || table.len() != n_tokens * n_dims
+            || n_dims > head_dim
+            || !n_dims.is_multiple_of(2)
+        {
+            return Err(GpuError::Shape("rope: shapes do not match".into()));
+        }
+        let p = [
+            n_tokens as u32,
+            n_heads as u32,
+            head_dim as u32,
+            n_dims as u32,
+            neox as u32,
+            0,
+            0,
+            0,
+        ];
+        let input = x.to_vec();
+        self.run_simple(
+            "rope",
+            kernels::ROPE,
+            &[&input, table],
+            &p,
+            x.len().div_ceil(WG),
+            x,
+        )
+    }
+
+    /// `gate = silu(gate) · up`.
+    pub fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> Result<()> {
+        self.glu("swiglu", kernels::SWIGLU, gate, up)
+    }
+
+    /// `gate = gelu_tanh(gate) · up` with ggml's f16 rounding.
+    pub fn geglu(&self, gate: &mut [f32], up: &[f32]) -> Result<()> {
+        self.glu("geglu", kernels::GEGLU, gate, up)
+    }
+
+    fn glu(
+        &self,
+        name: &'static str,
+        src: &'static str,
+        gate: &mut [f32],
+        up: &[f32],
+    ) -> Result<()> {
+        if gate.len() != up.len() {
+            return Err(GpuError::Shape(format!(
+                "{name}: gate and up differ in length"
+            )));
+        }
+        let g = gate.to_vec();
+        let p = [gate.len() as u32, 0, 0, 0];
+        self.run_simple(name, src, &[&g, up], &p, gate.len().div_ceil(WG), gate)
+    }
+
+    /// Rows `tokens` of the token matrix `w`, dequantized into `out` (`tokens.len() × w.cols`).
+    pub fn embed(&self, w: &MatRef<'_>, tokens: &[u32], out: &mut [f32]) -> Result<()> {
+        let (name, source) = kernels::embed(w.ty).ok_or_else(|| GpuError::Unsupported {
+            name: w.name.to_string(),
+            ty: w.ty,
+        })?;
+        if out.len() != tokens.len() * w.cols {
+            return Err(GpuError::Shape("embed: output is not tokens × cols".into()));
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= w.rows) {
+            return Err(GpuError::Shape(format!(
+                "embed: token {bad} >= {} rows",
+                w.rows
+            )));
+        }
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        if tokens.len() > 65535 || w.cols.div_ceil(WG) > 65535 {
+            return Err(GpuError::Shape("embed: too many tokens or columns".into()));
+        }
+        self.gpu.check()?;
+        let mut guard = self.state();
+        let st = &mut *guard;
+        let gpu = &self.gpu;
+        let m = st.weights.get_or_upload(gpu, w)?;
+        let pipe = st.pipelines.get(gpu, name, || source)?;
+        use wgpu::BufferUsages as U;
+        let tb: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+        let tbuf = st
+            .pool
+            .take(&gpu.device, U::STORAGE | U::COPY_DST, tb.len() as u64);
+        gpu.queue.write_buffer(&tbuf, 0, &tb);
+        let out_len = (out.len() * 4) as u64;
+        let ob = st.pool.take(&gpu.device, U::STORAGE | U::COPY_SRC, out_len);
+        let staging = st
+            .pool
+            .take(&gpu.device, U::MAP_READ | U::COPY_DST, out_len);
+        let slot = (gpu.limits().min_uniform_buffer_offset_alignment as usize).max(256);
+        let mut params = vec![0u8; slot * m.parts.len()];
+        let ub = st
+            .pool
+            .take(&gpu.device, U::UNIFORM | U::COPY_DST, params.len() as u64);
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("chord-gpu embed"),
+                timestamp_writes: None,
+            });
+            for (i, part) in m.parts.iter().enumerate() {
+                let p = [
+                    w.cols as u32,
+                    tokens.len() as u32,
+                    part.row0 as u32,
+                    part.rows as u32,
+                    m.row_bytes as u32,
+                    0,
+                    0,
+                    0,
+                ];
+                for (d, b) in params[i * slot..i * slot + 32].iter_mut().zip(words(&p)) {
+                    *d = b;
+                }
+                let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &pipe.get_bind_group_layout(0),
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: part.buf.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: tbuf.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: ob.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &ub,
+                                offset: (i * slot) as u64,
+                                size: wgpu::BufferSize::new(32),
+                            }),
+                        },
+                    ],
+                });
+                pass.set_pipeline(&pipe);
+                pass.set_bind_group(0, &bg, &[]);
+                pass.dispatch_workgroups(w.cols.div_ceil(WG) as u32, tokens.len() as u32, 1);
+            }
+        }
+        gpu.queue.write_buffer(&ub, 0, &params);
+        let mut host = vec![0u8; out_len as usize];
+        gpu.submit_and_read(enc, &[(&ob, out_len)], &staging, &mut host)?;
+        read_f32(&host, out);
+        for b in [tbuf, ob, staging, ub] {
+            st.pool.give(b);
+        }
+        Ok(())
+    }
+}

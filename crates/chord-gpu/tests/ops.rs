@@ -1,0 +1,166 @@
+//! The element-wise kernels and the embedding lookup against chord-model's host ops (the ones
+//! the forward pass runs today), on random inputs; the embedding also on a real model whose
+//! token matrix is split into two device buffers.
+//!
+//! Tolerances (max |gpu - cpu| / max |cpu|): embedding 0 (the same dequantization formula);
+//! RoPE 1e-6 (the same table and operations, but the CPU fuses two multiply-adds as ggml does,
+//! and WGSL's `fma` need not be fused: lavapipe's is not, measured 7e-8); RMSNorm 1e-6 (f32 sum of squares, the CPU's is f64); SwiGLU 1e-6
+//! (the driver's exp); GeGLU 1e-4 (an f16 step: the driver's tanh can move a value across an f16
+//! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest).
+
+mod common;
+
+use chord_gguf::GgmlType;
+use chord_gpu::EMBED_TYPES;
+use chord_model::{ops, MatRef, Model};
+use common::{gpu, random_matrix, rel_err, Rng};
+
+#[test]
+fn rms_norm_matches_host() {
+    let mut rng = Rng::new(1);
+    let (n, rows) = (640, 5);
+    let x = rng.vec(n * rows, 2.0);
+    let w = rng.vec(n, 1.0);
+    let mut want = vec![0f32; x.len()];
+    ops::rms_norm_into(&x, &w, 1e-6, &mut want);
+    let mut got = vec![0f32; x.len()];
+    gpu().rms_norm(&x, &w, 1e-6, &mut got).unwrap();
+    let e = rel_err(&got, &want);
+    eprintln!("rms_norm: rel err {e:.2e}");
+    assert!(e <= 1e-6, "{e}");
+}
+
+#[test]
+fn rope_normal_and_neox_match_host() {
+    let mut rng = Rng::new(2);
+    let (n_tokens, n_heads, head_dim) = (3, 4, 64);
+    for (neox, n_dims) in [(false, 64), (true, 64), (true, 32)] {
+        let x = rng.vec(n_tokens * n_heads * head_dim, 1.0);
+        let mut table = vec![0f32; n_tokens * n_dims];
+        let mut want = x.clone();
+        for t in 0..n_tokens {
+            let tab = &mut table[t * n_dims..(t + 1) * n_dims];
+            ops::rope_cache(7 + t, n_dims, 10000.0, None, tab);
+            let row = &mut want[t * n_heads * head_dim..(t + 1) * n_heads * head_dim];
+            ops::rope_apply(row, head_dim, n_dims, neox, tab);
+        }
+        let mut got = x.clone();
+        gpu()
+            .rope(&mut got, n_tokens, n_heads, head_dim, n_dims, neox, &table)
+            .unwrap();
+        let e = rel_err(&got, &want);
+        eprintln!("rope neox={neox} n_dims={n_dims}: rel err {e:.2e}");
+        assert!(e <= 1e-6, "rope neox={neox}: {e}");
+    }
+}
+
+#[test]
+fn swiglu_and_geglu_match_host() {
+    let mut rng = Rng::new(3);
+    let n = 3000;
+    let gate: Vec<f32> = (0..n)
+        .map(|i| rng.normal(4.0) + if i % 97 == 0 { 11.0 } else { 0.0 })
+        .collect();
+    let up = rng.vec(n, 1.0);
+    for (name, tol) in [("swiglu", 1e-6f32), ("geglu", 1e-4)] {
+        let mut want = gate.clone();
+        let mut got = gate.clone();
+        if name == "swiglu" {
+            ops::swiglu(&mut want, &up);
+            gpu().swiglu(&mut got, &up).unwrap();
+        } else {
+            ops::geglu(&mut want, &up);
+            gpu().geglu(&mut got, &up).unwrap();
+        }
+        let e = rel_err(&got, &want);
+        eprintln!("{name}: rel err {e:.2e}");
+        assert!(e <= tol, "{name}: {e}");
+    }
+}
+
+#[test]
+fn embedding_every_type_matches_dequantize() {
+    let mut rng = Rng::new(4);
+    let (rows, cols) = (50, 512);
+    for &ty in &EMBED_TYPES {
+        let data = random_matrix(ty, rows, cols, &mut rng);
+        let w = MatRef {
+            name: "tok",
+            ty,
+            rows,
+            cols,
+            data: &data,
+        };
+        let tokens = [3u32, 49, 0, 3];
+        let rb = chord_quant::row_bytes(ty, cols).unwrap();
+        let mut want = vec![0f32; tokens.len() * cols];
+        for (i, &t) in tokens.iter().enumerate() {
+            let row = &data[t as usize * rb..(t as usize + 1) * rb];
+            chord_quant::dequantize(ty, row, &mut want[i * cols..(i + 1) * cols]).unwrap();
+        }
+        let mut got = vec![f32::NAN; want.len()];
+        gpu().embed(&w, &tokens, &mut got).unwrap();
+        let e = rel_err(&got, &want);
+        assert!(e == 0.0, "embed {ty}: {e}");
+    }
+    // A token past the matrix is a typed error.
+    let data = random_matrix(GgmlType::Q8_0, 2, 32, &mut rng);
+    let w = MatRef {
+        name: "tok",
+        ty: GgmlType::Q8_0,
+        rows: 2,
+        cols: 32,
+        data: &data,
+    };
+    let mut out = vec![0f32; 32];
+    assert!(gpu().embed(&w, &[2], &mut out).is_err());
+}
+
+#[test]
+fn embedding_of_a_split_real_matrix() {
+    // Gemma 3 270M's Q8_0 token matrix is 178 MB: two buffers under lavapipe's 128 MiB binding.
+    let path = chord_testkit::model("gemma3-270m");
+    let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let t = &model.weights.tok_embd;
+    let w = model.file.mat(t);
+    let parts = gpu().upload(&w).unwrap();
+    assert!(parts >= 2, "expected a split matrix, got {parts} part(s)");
+    let tokens = [2u32, 1000, (w.rows - 1) as u32, 200_000];
+    let rb = chord_quant::row_bytes(w.ty, w.cols).unwrap();
+    let mut want = vec![0f32; tokens.len() * w.cols];
+    for (i, &tok) in tokens.iter().enumerate() {
+        let row = &w.data[tok as usize * rb..(tok as usize + 1) * rb];
+        chord_quant::dequantize(w.ty, row, &mut want[i * w.cols..(i + 1) * w.cols]).unwrap();
+    }
+    let mut got = vec![f32::NAN; want.len()];
+    gpu().embed(&w, &tokens, &mut got).unwrap();
+    assert_eq!(rel_err(&got, &want), 0.0);
+}
+
+#[test]
+fn new_bytes_at_a_reused_address_are_uploaded_again() {
+    // Two matrices of the same name, type, shape and length, one after the other in the same
+    // buffer: the second must not be served from the first's upload.
+    let mut rng = Rng::new(9);
+    let mut buf = random_matrix(GgmlType::Q8_0, 4, 64, &mut rng);
+    let x = rng.vec(64, 1.0);
+    let mut outs = Vec::new();
+    for _ in 0..2 {
+        let w = MatRef {
+            name: "reused",
+            ty: GgmlType::Q8_0,
+            rows: 4,
+            cols: 64,
+            data: &buf,
+        };
+        let mut got = vec![0f32; 4];
+        let mut want = vec![0f32; 4];
+        chord_model::Backend::matmul(gpu(), w, &x, 1, &mut got).unwrap();
+        chord_model::Backend::matmul(&common::cpu_scalar(), w, &x, 1, &mut want).unwrap();
+        assert_eq!(got, want);
+        outs.push(got);
+        let fresh = random_matrix(GgmlType::Q8_0, 4, 64, &mut rng);
+        buf.copy_from_slice(&fresh);
+    }
+    assert_ne!(outs[0], outs[1]);
+}
