@@ -257,7 +257,7 @@ fn metadata_json(e: &Engine) -> Json {
     json!({
         "architecture": c.arch.name(),
         "name": h.metadata.get("general.name").and_then(Value::as_str),
-        "file_size": e.model.file.bytes().len(),
+        "file_size": e.model.file.len(),
         "tensor_count": h.tensors.len(),
         "parameters": h.tensors.iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>(),
         "hyperparameters": {
