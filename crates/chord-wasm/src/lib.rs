@@ -14,10 +14,12 @@ mod loader;
 mod model;
 mod options;
 mod selfcheck;
+mod stream;
 
 pub use loader::ModelLoader;
 pub use model::{Model, Token};
 pub use options::{GenerateRequest, OptionsError};
+pub use stream::{load_streamed, RangeReader};
 
 use wasm_bindgen::prelude::*;
 

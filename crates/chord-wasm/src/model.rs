@@ -222,6 +222,28 @@ impl Model {
     pub fn metadata_json(&self) -> String {
         metadata_json(self.engine()).to_string()
     }
+
+    /// For a streamed model, what its layer cache did, as JSON (`budget`, `units`, `hits`,
+    /// `misses`, `hit_rate`, `evictions`, `bytes_read`, `resident_bytes`); `null` otherwise.
+    #[wasm_bindgen(js_name = streamStatsJson)]
+    pub fn stream_stats_json(&self) -> String {
+        match self.engine().model.stream_stats() {
+            None => Json::Null.to_string(),
+            Some(s) => json!({
+                "budget": s.budget,
+                "units": s.units,
+                "unit_bytes": s.unit_bytes,
+                "hits": s.hits,
+                "misses": s.misses,
+                "hit_rate": s.hit_rate(),
+                "prefetched": s.prefetched,
+                "evictions": s.evictions,
+                "bytes_read": s.bytes_read,
+                "resident_bytes": s.resident_bytes,
+            })
+            .to_string(),
+        }
+    }
 }
 
 fn generation_json(g: &Generation) -> Json {
