@@ -10,7 +10,11 @@
 //! Single-threaded: the engine is built without its `native` feature (no mmap, no threads) and
 //! the CPU backend runs every matmul on the calling thread.
 
+// `memory_size` for wasm64 is still unstable; the wasm64 build is made with nightly anyway.
+#![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
+
 mod loader;
+mod memcheck;
 mod model;
 mod options;
 mod selfcheck;

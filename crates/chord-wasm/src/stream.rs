@@ -27,7 +27,7 @@ struct JsSource {
     len: u64,
 }
 
-// SAFETY: chord-wasm is built for wasm32 without the `atomics` feature: one thread, so the
+// SAFETY: chord-wasm is built for wasm32/wasm64 without the `atomics` feature: one thread, so the
 // reader is never touched from two threads. (The store's prefetch thread is not spawned on
 // wasm32.) Natively this type is never built: `load_streamed` is only exported to JS.
 unsafe impl Send for JsSource {}

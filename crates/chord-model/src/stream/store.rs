@@ -81,6 +81,7 @@ enum Why {
     /// The forward pass needs it now: anything else may go.
     Demand,
     /// Read ahead: only units needed later than it may go, never the current one.
+    #[cfg_attr(target_family = "wasm", allow(dead_code))] // no prefetch thread there
     Prefetch,
 }
 
@@ -161,7 +162,7 @@ impl Drop for Store {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(target_family = "wasm"))]
 fn spawn_prefetcher(
     shared: &Arc<Shared>,
 ) -> (
@@ -184,7 +185,7 @@ fn spawn_prefetcher(
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_family = "wasm")]
 fn spawn_prefetcher(
     _: &Arc<Shared>,
 ) -> (
@@ -272,6 +273,7 @@ impl Shared {
 
     /// Reads unit `u` ahead if it is absent and fits without evicting anything needed sooner.
     /// Errors are dropped: the forward pass reads the unit itself and reports them.
+    #[cfg_attr(target_family = "wasm", allow(dead_code))] // no prefetch thread there
     fn prefetch(&self, u: usize) {
         let Ok(unit) = self.unit(u) else { return };
         let mut st = self.lock();
