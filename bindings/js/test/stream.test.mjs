@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { loadModel } from '../src/index.js';
+import { loadModel, memory64Supported } from '../src/index.js';
+import { autoFlavor } from '../src/runtime.js';
 import { modelPath, nativeRun } from './native.mjs';
 
 const GEMMA = modelPath('gemma3-270m');
@@ -73,4 +74,10 @@ test('streaming errors: bad budgets, a budget below one layer, sources without r
   } finally {
     m.dispose();
   }
+});
+
+test('auto takes wasm64 for a file too large for wasm32 only where memory64 exists', () => {
+  // Node 20 (this suite): no memory64, so wasm32; Node 24 runs test/wasm64/.
+  assert.equal(autoFlavor(5 * 2 ** 30), memory64Supported() ? 'wasm64' : 'simd');
+  assert.equal(autoFlavor(300 << 20), 'simd');
 });
