@@ -106,9 +106,10 @@ impl Plan {
             let r1 = (r0 + head_rows).min(out.rows);
             let start = (out.range.start + r0 * row_bytes) as u64;
             let end = (out.range.start + r1 * row_bytes) as u64;
+            let rows = std::iter::once(start..end).collect();
             units.push(Unit::from_ranges(
                 format!("{} rows {r0}..{r1}", out.name),
-                vec![start..end],
+                rows,
             ));
             r0 = r1;
         }
@@ -145,10 +146,8 @@ mod tests {
 
     #[test]
     fn ranges_merge_across_small_gaps_and_locate() {
-        let u = Unit::from_ranges(
-            "u".into(),
-            vec![1000..2000, 0..500, 600..900, 200_000..200_100],
-        );
+        let ranges = [1000..2000, 0..500, 600..900, 200_000..200_100];
+        let u = Unit::from_ranges("u".into(), ranges.to_vec());
         assert_eq!(u.runs.len(), 2);
         assert_eq!(u.runs[0].file, 0..2000);
         assert_eq!(u.runs[1].file, 200_000..200_100);
