@@ -30,13 +30,26 @@ def test_f32_kv_cache_equals_chord_run_kv_f32(load):
 @pytest.mark.parametrize("name,case", [("qwen2.5-coder-0.5b", "capital"), ("qwen2.5-coder-0.5b", "code"),
                                        ("gemma3-270m", "code")])
 def test_greedy_equals_llama_cpp_reference(load, reference, name, case):
-    # Cases whose reference top-2 logits stay >= 0.07 apart at every step. Gemma's story has a
-    # 0.006 gap at one step, where an implementation that is not bit-identical may flip (and since
-    # the kernel work on main, `chord run` does: the comparison with the CLI above covers it).
+    # With the reference's F32 KV cache the text is llama.cpp's up to the first step where
+    # llama.cpp's own two best logits are within 2% of each other: there a flavour whose kernels
+    # are not bit-identical to the reference build's (any but x86 AVX-512, see
+    # crates/chord-cpu/tests/fidelity.rs) may flip, and after it the texts are free to differ.
     p = reference(name)["prompts"][case]
-    want = bytes.fromhex(p["greedy_bytes_hex"]).decode(errors="replace")
-    got = load(name).generate(p["text"], max_tokens=len(p["greedy"]), temperature=0)
-    assert got == want
+    want = bytes.fromhex(p["greedy_bytes_hex"])
+    model = load(name, kv_type="f32")
+    got = model.generate(p["text"], max_tokens=len(p["greedy"]), temperature=0).encode()
+    if got == want:
+        return
+    same = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    end = 0
+    for step, g in enumerate(p["greedy"]):
+        end += len(model.detokenize([g["id"]]).encode())
+        if end > same:
+            (_, l0), (_, l1) = g["top5"][0], g["top5"][1]
+            assert abs(l0 - l1) < 2e-2 * abs(l0), f"parts from llama.cpp at step {step}, not a near-tie: {got!r} vs {want!r}"
+            assert step >= 1, f"parts from llama.cpp at step {step}: too early to be a test"
+            return
+    raise AssertionError(f"texts differ past the reference: {got!r} vs {want!r}")
 
 
 def test_stream_pieces_join_to_the_same_text(load):

@@ -80,7 +80,14 @@ fn run_gemma_story_prints_llama_cpp_text() {
                 String::from_utf8_lossy(&stdout),
                 String::from_utf8_lossy(&want)
             );
-            assert!(step >= 16, "parted at step {step}: too early to be a test");
+            // Where the kernels reproduce the reference build's arithmetic (x86 with AVX-512,
+            // see fidelity.rs) the text must be llama.cpp's whole; elsewhere a near-tie may
+            // part it, but not at the very start.
+            assert!(
+                chord_quant::selected_isa() != chord_quant::Isa::Avx512,
+                "parted at step {step} although the AVX-512 kernels reproduce llama.cpp"
+            );
+            assert!(step >= 2, "parted at step {step}: too early to be a test");
             return;
         }
     }
