@@ -31,7 +31,7 @@ impl Histogram {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TenantMetrics {
     /// By HTTP status (or WebSocket outcome) code.
     requests: BTreeMap<u16, u64>,
@@ -83,9 +83,22 @@ impl Metrics {
         self.with(tenant, |t| t.itl.observe(d));
     }
 
-    pub fn render(&self, g: &Gauges) -> String {
+    /// The Prometheus text; `only` keeps one tenant's series (the server-wide gauges stay).
+    pub fn render(&self, g: &Gauges, only: Option<&str>) -> String {
         let mut o = String::new();
-        let m = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let all = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let one: BTreeMap<String, TenantMetrics>;
+        let m = match only {
+            None => &*all,
+            Some(name) => {
+                one = all
+                    .get(name)
+                    .map(|t| (name.to_string(), t.clone()))
+                    .into_iter()
+                    .collect();
+                &one
+            }
+        };
         let _ = writeln!(
             o,
             "# HELP chord_requests_total Requests by tenant and status code."
