@@ -354,8 +354,12 @@ tokens_per_minute = 60
             Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[tenants.b]\napi_keys=[\"k\"]").is_err()
         );
         assert!(Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\nextra = 1").is_err());
-        assert!(Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"k\"]").is_err());
-        assert!(Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"\"]").is_err());
+        assert!(
+            Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"k\"]").is_err()
+        );
+        assert!(
+            Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"\"]").is_err()
+        );
     }
 
     #[test]
@@ -370,6 +374,9 @@ tokens_per_minute = 60
         );
         let no_section = Tenants::parse(FILE).unwrap();
         assert_eq!(no_section.metrics_access(Some("km")), None);
-        assert_eq!(Tenants::open().metrics_access(None), Some(MetricsAccess::All));
+        assert_eq!(
+            Tenants::open().metrics_access(None),
+            Some(MetricsAccess::All)
+        );
     }
 }

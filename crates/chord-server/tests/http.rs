@@ -513,8 +513,7 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
         ),
         (chat(json!({"messages": []})).await, 400, "invalid_value"),
         (
-            chat(json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}))
-                .await,
+            chat(json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})).await,
             400,
             "invalid_value",
         ),
@@ -540,11 +539,13 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
     ];
     // Unknown paths and methods get OpenAI errors too.
     let nf = client().get(url(&s, "/v1/nothing")).send().await.unwrap();
-    let na = client().get(url(&s, "/v1/completions")).send().await.unwrap();
-    let cases3: Vec<(reqwest::Response, u16, &str)> = vec![
-        (nf, 404, "unknown_url"),
-        (na, 405, "method_not_supported"),
-    ];
+    let na = client()
+        .get(url(&s, "/v1/completions"))
+        .send()
+        .await
+        .unwrap();
+    let cases3: Vec<(reqwest::Response, u16, &str)> =
+        vec![(nf, 404, "unknown_url"), (na, 405, "method_not_supported")];
     for (r, status, code) in cases.into_iter().chain(cases2).chain(cases3) {
         assert_eq!(r.status().as_u16(), status, "{code}");
         let v: Value = r.json().await.expect("error body is JSON");
@@ -599,7 +600,8 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    let used = v["usage"]["prompt_tokens"].as_u64().unwrap() + v["usage"]["completion_tokens"].as_u64().unwrap();
+    let used = v["usage"]["prompt_tokens"].as_u64().unwrap()
+        + v["usage"]["completion_tokens"].as_u64().unwrap();
     assert_eq!(used, 64, "{v}");
     assert_eq!(v["choices"][0]["finish_reason"], "length");
     // Still serving.
@@ -729,12 +731,18 @@ async fn graceful_shutdown_ends_streams_cleanly_and_stops_listening() {
     assert_eq!(h.json::<Value>().await.unwrap()["status"], "shutting_down");
     // The in-flight stream was cut at the end of the grace: a final chunk saying why, [DONE].
     stopping.await.unwrap();
-    assert!(t0.elapsed() >= Duration::from_millis(1400), "grace not given");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "grace not given"
+    );
     let ev = reader.await.unwrap();
     assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
     let fin: Value = serde_json::from_str(&ev[ev.len() - 2]).unwrap();
     assert_eq!(fin["choices"][0]["finish_reason"], "cancelled");
-    assert!(stream_text(&ev).len() > 1, "nothing streamed before the cut");
+    assert!(
+        stream_text(&ev).len() > 1,
+        "nothing streamed before the cut"
+    );
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still listening"

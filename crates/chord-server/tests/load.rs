@@ -128,10 +128,16 @@ async fn thirty_two_streams_complete_and_sixteen_dropped_streams_free_their_slot
         Some(tokens as f64)
     );
     // One first token per request (a chat may end at once on its end-of-turn token).
-    let ttft = metric(&s, &format!("chord_time_to_first_token_seconds_count{{{t}}}"))
-        .await
-        .expect("TTFT series");
-    assert!(ttft <= requests as f64 && ttft >= requests as f64 * 0.9, "{ttft} of {requests}");
+    let ttft = metric(
+        &s,
+        &format!("chord_time_to_first_token_seconds_count{{{t}}}"),
+    )
+    .await
+    .expect("TTFT series");
+    assert!(
+        ttft <= requests as f64 && ttft >= requests as f64 * 0.9,
+        "{ttft} of {requests}"
+    );
     assert_eq!(
         metric(&s, &format!("chord_requests_in_flight{{{t}}}")).await,
         Some(0.0)
