@@ -13,14 +13,31 @@ fn open(name: &str) -> Model {
 
 #[test]
 fn batch_equals_one_at_a_time() {
-    let model = open("qwen2.5-coder-0.5b");
-    let be = CpuBackend::new(2);
     let prompts: [&[u32]; 3] = [
         &[785, 6722, 315, 9625, 374],
         &[40, 1079],
         &[1, 2, 3, 4, 5, 6, 7],
     ];
     let next: [&[u32]; 3] = [&[12095], &[264, 1273, 11], &[13]];
+    check_batch_equals_alone("qwen2.5-coder-0.5b", prompts, next);
+}
+
+/// Gemma: sliding-window layers, Q5_0/Q8_0 weights, the tied 262k-row output; prompts of the
+/// lengths the server tests batch (BOS + a few words), one long enough for the tiled order.
+#[test]
+fn gemma_batch_equals_one_at_a_time() {
+    let prompts: [&[u32]; 3] = [
+        &[2, 818, 5279, 529, 7001, 563],
+        &[2, 2063, 139, 9400, 236769, 236749, 1473],
+        &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    ];
+    let next: [&[u32]; 3] = [&[506], &[107, 138, 1027], &[236761]];
+    check_batch_equals_alone("gemma3-270m", prompts, next);
+}
+
+fn check_batch_equals_alone(name: &str, prompts: [&[u32]; 3], next: [&[u32]; 3]) {
+    let model = open(name);
+    let be = CpuBackend::new(2);
 
     // Alone: prompt, then the next chunk; keep the logits of every step.
     let mut alone = Vec::new();

@@ -5,6 +5,13 @@
 
 use crate::slots::Slots;
 
+/// Shortest prefix worth reusing. Below it the saving is a few tokens of prefill, while the
+/// rest of the prompt would run as a shifted chunk: the kernels follow llama.cpp's order for a
+/// chunk's length (groups of four rows, tiled from eight), so a shifted chunk can round the
+/// last bits differently from the same prompt run alone. Every Gemma prompt shares its BOS; a
+/// 1-token "hit" must not make a request's output depend on what ran in its slot before.
+pub(crate) const MIN_REUSE: usize = 16;
+
 /// The slot chosen for a prompt and how many of its cached tokens are kept.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Placement {
@@ -26,7 +33,10 @@ pub(crate) fn place(slots: &mut Slots, key: &str, prompt: &[u32]) -> Option<Plac
             0
         };
         // The last prompt token is always recomputed: its logits start the generation.
-        let reuse = common.min(prompt.len().saturating_sub(1));
+        let reuse = match common.min(prompt.len().saturating_sub(1)) {
+            r if r >= MIN_REUSE => r,
+            _ => 0,
+        };
         let better = match best {
             None => true,
             Some((_, r, used)) => reuse > r || (reuse == r && s.last_used < used),

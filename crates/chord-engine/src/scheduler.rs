@@ -26,8 +26,12 @@ pub struct SchedulerConfig {
     pub n_slots: usize,
     /// Context of each slot, in tokens.
     pub n_ctx: usize,
-    /// Most tokens in one forward pass (decode tokens plus prompt chunks); bounds scratch memory
-    /// and how long a long prompt delays the other streams' next token.
+    /// Prompt tokens in one forward pass, and the size of a prompt chunk: a prompt is read in
+    /// chunks of this many tokens (the last one shorter), exactly as a `Session` with
+    /// `n_batch = max_batch_tokens` reads it, whatever else runs. The kernels follow llama.cpp's
+    /// order for a chunk's length, so fixed chunk boundaries keep a request's output independent
+    /// of the load. The decode tokens of running sequences (at most `n_slots`) come on top.
+    /// Bounds scratch memory and how long a long prompt delays the other streams' next token.
     pub max_batch_tokens: usize,
 }
 
@@ -151,8 +155,7 @@ impl Scheduler {
         let worker = Worker {
             slots: Slots::new(&engine, cfg.n_slots, cfg.n_ctx),
             engine: engine.clone(),
-            // Every running sequence must fit its decode token into a step.
-            budget: cfg.max_batch_tokens.max(cfg.n_slots),
+            budget: cfg.max_batch_tokens,
             rx,
             stats: stats.clone(),
             queue: VecDeque::new(),
@@ -389,17 +392,22 @@ impl Worker {
     fn run_step(&mut self) {
         self.step += 1;
         // What each sequence feeds this step: its sampled token, or the next prompt chunk.
+        // Chunks are whole (`budget` tokens from where the prompt's reading started, the last
+        // one shorter) and taken in arrival order while they fit the step's prompt budget; the
+        // first one always fits, so every step with a prompt pending reads one.
         let mut left = self.budget;
         let mut plan: Vec<(usize, std::ops::Range<usize>)> = Vec::new(); // (running idx, prompt range)
         for (i, r) in self.running.iter().enumerate() {
             if r.next.is_some() {
-                left -= 1;
                 plan.push((i, 0..0));
             }
         }
         for (i, r) in self.running.iter().enumerate() {
-            if r.next.is_none() && left > 0 {
-                let end = r.p.req.prompt.len().min(r.fed + left);
+            if r.next.is_none() {
+                let end = r.p.req.prompt.len().min(r.fed + self.budget);
+                if end - r.fed > left {
+                    break;
+                }
                 left -= end - r.fed;
                 plan.push((i, r.fed..end));
             }

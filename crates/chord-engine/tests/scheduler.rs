@@ -56,16 +56,20 @@ fn collect(rx: &mpsc::Receiver<SeqEvent>) -> (String, Vec<u32>, SeqSummary) {
     }
 }
 
+/// What a `Session` reading the prompt in chunks of `n_batch` tokens generates (the scheduler's
+/// `max_batch_tokens`: it reads prompts in the same chunks).
 fn alone(
     engine: &Engine,
     prompt: &str,
     max_tokens: usize,
     sampler: SamplerConfig,
+    n_batch: usize,
 ) -> (String, Vec<u32>) {
     let mut session = engine.session(256);
     let opts = GenerateOptions {
         max_tokens,
         sampler,
+        n_batch,
         ..GenerateOptions::default()
     };
     let g = session.generate(prompt, &opts, |_| true).expect("generate");
@@ -87,9 +91,10 @@ fn batched_requests_equal_session_output_on_gemma() {
     ];
     let expected: Vec<_> = cases
         .iter()
-        .map(|(p, n, s)| alone(&eng, p, *n, *s))
+        .map(|(p, n, s)| alone(&eng, p, *n, *s, 8))
         .collect();
-    // A small step budget: prompts are read in chunks while other sequences decode.
+    // A small step budget: prompts are read in chunks while other sequences decode, and each
+    // output equals the session's that reads its prompt in chunks of the same size.
     let sched = Scheduler::start(
         eng.clone(),
         SchedulerConfig {
@@ -150,7 +155,7 @@ fn prefix_reuse_is_per_key_and_keeps_output() {
     assert_eq!(first.cached_tokens, 0);
 
     let longer = format!("{base}\nAnswer:");
-    let (want_text, want_ids) = alone(&eng, &longer, 12, SamplerConfig::greedy());
+    let (want_text, want_ids) = alone(&eng, &longer, 12, SamplerConfig::greedy(), 64);
     let (_h, rx) = submit(&sched, request(&eng, &longer, 12, SamplerConfig::greedy()));
     let (text, ids, sum) = collect(&rx);
     let base_len = eng.prompt_tokens(base).unwrap().len();

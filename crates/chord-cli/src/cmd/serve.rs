@@ -28,7 +28,9 @@ pub struct Args {
     /// Context of each slot, in tokens.
     #[arg(long, default_value_t = 4096)]
     pub ctx: usize,
-    /// Most tokens in one batched forward pass (decode tokens plus prompt chunks).
+    /// Prompt tokens per batched forward pass, read in chunks of this size (as `chord run`'s
+    /// 512-token batches, so a request's output does not depend on the load); the decode tokens
+    /// of running streams come on top.
     #[arg(long = "batch-tokens", default_value_t = 512)]
     pub batch_tokens: usize,
     /// TOML file of API keys, tenants and limits; without it the server is open (loopback only).
