@@ -115,21 +115,21 @@ impl Metrics {
         }
         counter(
             &mut o,
-            &m,
+            m,
             "chord_prompt_tokens_total",
             "Prompt tokens (tokens in).",
             |t| t.prompt_tokens,
         );
         counter(
             &mut o,
-            &m,
+            m,
             "chord_prompt_cached_tokens_total",
             "Prompt tokens reused from the prefix cache.",
             |t| t.cached_tokens,
         );
         counter(
             &mut o,
-            &m,
+            m,
             "chord_completion_tokens_total",
             "Generated tokens (tokens out).",
             |t| t.completion_tokens,
@@ -149,14 +149,14 @@ impl Metrics {
         }
         histogram(
             &mut o,
-            &m,
+            m,
             "chord_time_to_first_token_seconds",
             "Time from request to first token.",
             |t| &t.ttft,
         );
         histogram(
             &mut o,
-            &m,
+            m,
             "chord_inter_token_latency_seconds",
             "Time between consecutive tokens of a stream.",
             |t| &t.itl,

@@ -18,7 +18,7 @@ const LOAD_FOR: Duration = Duration::from_secs(20);
 /// the stream is whole: JSON chunks, one finish_reason, then `[DONE]`.
 async fn one_stream(c: &reqwest::Client, base: &str, i: usize, n: usize) -> u64 {
     let max_tokens = 4 + (i + n) % 9;
-    let (path, body) = if (i + n) % 3 == 0 {
+    let (path, body) = if (i + n).is_multiple_of(3) {
         (
             "/v1/chat/completions",
             json!({"messages": [{"role": "user", "content": format!("Say something about the number {i}.")}],
@@ -29,7 +29,7 @@ async fn one_stream(c: &reqwest::Client, base: &str, i: usize, n: usize) -> u64 
         (
             "/v1/completions",
             json!({"prompt": format!("Client {i}, request {n}: once upon a time"),
-                   "max_tokens": max_tokens, "temperature": 0, "ignore_eos": (n % 2 == 0),
+                   "max_tokens": max_tokens, "temperature": 0, "ignore_eos": n.is_multiple_of(2),
                    "stream": true, "stream_options": {"include_usage": true}}),
         )
     };
