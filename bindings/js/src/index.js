@@ -8,10 +8,11 @@
 // The engine is synchronous wasm; generation is stepped one token per call and control returns
 // to the event loop between tokens, so output streams and an AbortSignal is honoured promptly.
 
-import { runtime, discard, simdSupported } from './runtime.js';
+import { runtime, discard, simdSupported, memory64Supported } from './runtime.js';
 import { readSource, abortError } from './source.js';
+import { openRanges } from './ranges.js';
 
-export { simdSupported };
+export { simdSupported, memory64Supported };
 // The WebSocket client of `chord serve` (src/client.ts, compiled into dist/ by build.sh; also
 // `wasm-chord/client` alone, without the engine).
 export {
@@ -28,11 +29,16 @@ export {
  * Loads a GGUF model. `source`: a URL or URL string (fetched, with progress), an ArrayBuffer or
  * typed array, a Blob/File, a fetch Response, or in Node a file path. Options: `onProgress({loaded,
  * total})` (total is null when unknown), `signal` (AbortSignal), `contextSize` (tokens; 0 = the
- * model's, capped at 4096), `wasm` ('auto' | 'simd' | 'scalar').
+ * model's, capped at 4096), `wasm` ('auto' | 'simd' | 'scalar' | 'wasm64'; 'auto' takes SIMD128
+ * on wasm32, or wasm64 for a file too large for wasm32 where memory64 exists), `streamBudget`
+ * (bytes: layer streaming, see `loadStreamed`).
  */
 export async function loadModel(source, options = {}) {
-  const { onProgress, signal, contextSize = 0, wasm = 'auto' } = options;
-  const rt = await runtime(wasm);
+  const { onProgress, signal, contextSize = 0, wasm = 'auto', streamBudget } = options;
+  if (streamBudget !== undefined && streamBudget !== null) {
+    return loadStreamed(source, streamBudget, { contextSize, wasm, signal });
+  }
+  let rt = null;
   let loader = null;
   let loaded = 0;
   let total = null;
@@ -40,7 +46,10 @@ export async function loadModel(source, options = {}) {
     const label = await readSource(
       source,
       {
-        begin(n) {
+        async begin(n) {
+          // The build is picked once the size is known: 'auto' takes wasm64 for files wasm32
+          // cannot hold.
+          rt = await runtime(wasm, n);
           total = n;
           loader = call(rt, () => new rt.glue.ModelLoader(n ?? 0));
           if (onProgress) onProgress({ loaded: 0, total });
@@ -62,6 +71,29 @@ export async function loadModel(source, options = {}) {
     return model;
   } finally {
     if (loader) loader.free();
+  }
+}
+
+/**
+ * Layer streaming: the file stays where it is (a Node path, a Blob/File in a Worker, or a URL
+ * served with Range support, read by synchronous XHR in a Worker) and at most `budget` bytes of
+ * weights are in wasm memory at once, read as each layer runs; outputs equal a full load.
+ */
+async function loadStreamed(source, budget, { contextSize, wasm, signal }) {
+  if (!Number.isSafeInteger(budget) || budget <= 0) {
+    throw new TypeError('streamBudget must be a positive whole number of bytes');
+  }
+  if (signal && signal.aborted) throw abortError('model loading aborted');
+  const rt = await runtime(wasm);
+  const file = await openRanges(source);
+  try {
+    const inner = call(rt, () => rt.glue.loadStreamed(file.reader, file.size, budget), file.label);
+    const model = new Model(rt, inner, file);
+    if (contextSize) model.setContextSize(contextSize);
+    return model;
+  } catch (e) {
+    file.close();
+    throw e;
   }
 }
 
@@ -91,10 +123,12 @@ export class Model {
   #inner;
   #busy = false;
   #metadata = null;
+  #file = null;
 
-  constructor(rt, inner) {
+  constructor(rt, inner, file = null) {
     this.#rt = rt;
     this.#inner = inner;
+    this.#file = file;
   }
 
   #engine() {
@@ -110,6 +144,26 @@ export class Model {
       if (e.message.startsWith('wasm-chord: internal error')) this.#inner = null;
       throw e;
     }
+  }
+
+  /**
+   * For a model loaded with `streamBudget`, what its layer cache did so far: `{budget, units,
+   * unitBytes, hits, misses, hitRate, evictions, bytesRead, residentBytes}`; else null.
+   */
+  get streamStats() {
+    const s = JSON.parse(this.#call((m) => m.streamStatsJson()));
+    if (!s) return null;
+    return {
+      budget: s.budget,
+      units: s.units,
+      unitBytes: s.unit_bytes,
+      hits: s.hits,
+      misses: s.misses,
+      hitRate: s.hit_rate,
+      evictions: s.evictions,
+      bytesRead: s.bytes_read,
+      residentBytes: s.resident_bytes,
+    };
   }
 
   /** 'simd' or 'scalar': the build running this model. */
@@ -181,6 +235,10 @@ export class Model {
     if (this.#inner) {
       this.#inner.free();
       this.#inner = null;
+    }
+    if (this.#file) {
+      this.#file.close();
+      this.#file = null;
     }
   }
 
@@ -345,6 +403,17 @@ function fromRustResult(r) {
  * Checks the engine's vec-dot kernels (SIMD128 in the SIMD build) against the scalar ones, bit
  * for bit, on random rows of every weight type: `{isa, kernels: {type: name}, rows, mismatches}`.
  */
+/**
+ * Runs a synthetic model (written in the engine with the GGUF writer) with an F32 KV cache of
+ * `nCtx` positions: `{checksum, memoryBytes, kvBytes}`. In the wasm64 build a large `nCtx` puts
+ * the cache above 4 GiB of linear memory; the checksum of the logits must not change with `nCtx`.
+ */
+export async function memory64Check(nCtx, { wasm = 'wasm64' } = {}) {
+  const rt = await runtime(wasm);
+  const r = JSON.parse(call(rt, () => rt.glue.memory64Check(nCtx)));
+  return { checksum: r.checksum, memoryBytes: r.memory_bytes, kvBytes: r.kv_bytes };
+}
+
 export async function kernelSelfCheck({ seed = 1, rows = 8, wasm = 'auto' } = {}) {
   const rt = await runtime(wasm);
   return JSON.parse(call(rt, () => rt.glue.kernelSelfCheck(seed, rows)));

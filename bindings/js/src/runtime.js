@@ -11,6 +11,32 @@ const SIMD_PROBE = new Uint8Array([
   253, 98, 11,
 ]);
 
+// The smallest module with a 64-bit memory (memory section: one memory, limits flag 0x04 =
+// memory64 with a minimum only, minimum 0).
+const MEMORY64_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 4, 0]);
+
+/** Whether this engine runs WebAssembly memory64 (Node >= 24, Chromium >= 133). */
+export function memory64Supported() {
+  try {
+    return WebAssembly.validate(MEMORY64_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Files above this size cannot be loaded whole into wasm32's 4 GiB (weights plus KV cache and
+ * scratch): 'auto' takes the wasm64 build for them where the engine has memory64. Smaller ones
+ * stay on wasm32, whose SIMD128 kernels the wasm64 build does not have yet.
+ */
+export const WASM32_MAX_MODEL_BYTES = 3.5 * 2 ** 30;
+
+/** The flavor 'auto' means for a model of `bytes` (null if unknown). */
+export function autoFlavor(bytes) {
+  if (bytes != null && bytes > WASM32_MAX_MODEL_BYTES && memory64Supported()) return 'wasm64';
+  return simdSupported() ? 'simd' : 'scalar';
+}
+
 /** Whether this engine runs WebAssembly SIMD128. */
 export function simdSupported() {
   try {
@@ -24,13 +50,17 @@ let current = null; // Promise<Runtime>
 let generation = 0; // bumped when an instance is discarded: forces a fresh module instance
 
 /**
- * The engine: `{ glue, flavor, id }`. `flavor` is 'simd' or 'scalar'; `prefer` ('auto', 'simd',
- * 'scalar') overrides the choice (a forced 'simd' on an engine without SIMD fails to compile).
+ * The engine: `{ glue, flavor, id }`. `flavor` is 'simd', 'scalar' or 'wasm64'; `prefer`
+ * ('auto', 'simd', 'scalar', 'wasm64') overrides the choice (a forced 'simd' on an engine
+ * without SIMD, or 'wasm64' without memory64, fails to compile). `bytes`: the model's size, if
+ * known, for 'auto' (see `autoFlavor`).
  */
-export function runtime(prefer = 'auto') {
-  const flavor = prefer === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : prefer;
-  if (flavor !== 'simd' && flavor !== 'scalar') {
-    return Promise.reject(new Error(`unknown wasm flavor '${prefer}' (auto, simd or scalar)`));
+export function runtime(prefer = 'auto', bytes = null) {
+  const flavor = prefer === 'auto' ? autoFlavor(bytes) : prefer;
+  if (flavor !== 'simd' && flavor !== 'scalar' && flavor !== 'wasm64') {
+    return Promise.reject(
+      new Error(`unknown wasm flavor '${prefer}' (auto, simd, scalar or wasm64)`),
+    );
   }
   if (current && current.flavor === flavor) return current.promise;
   const id = generation;

@@ -7,7 +7,7 @@ import { isNode } from './runtime.js';
 const CHUNK = 16 << 20;
 
 /**
- * Calls `sink.begin(totalOrNull)`, then `sink.write(chunk)` per chunk; returns a label naming
+ * Awaits `sink.begin(totalOrNull)`, then `sink.write(chunk)` per chunk; returns a label naming
  * the source for error messages.
  */
 export async function readSource(source, sink, signal) {
@@ -23,7 +23,7 @@ export async function readSource(source, sink, signal) {
     const bytes = source instanceof ArrayBuffer
       ? new Uint8Array(source)
       : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    sink.begin(bytes.byteLength);
+    await sink.begin(bytes.byteLength);
     for (let at = 0; at < bytes.byteLength; at += CHUNK) {
       check();
       sink.write(bytes.subarray(at, at + CHUNK));
@@ -32,7 +32,7 @@ export async function readSource(source, sink, signal) {
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     const label = source.name ? `file ${source.name}` : 'blob';
-    sink.begin(source.size);
+    await sink.begin(source.size);
     for (let at = 0; at < source.size; at += CHUNK) {
       check();
       sink.write(new Uint8Array(await source.slice(at, at + CHUNK).arrayBuffer()));
@@ -64,7 +64,7 @@ export async function readSource(source, sink, signal) {
 async function readResponse(res, label, sink, check) {
   // Content-Length is the file size only when the body is not content-encoded.
   const len = res.headers.get('content-encoding') ? null : Number(res.headers.get('content-length'));
-  sink.begin(Number.isFinite(len) && len > 0 ? len : null);
+  await sink.begin(Number.isFinite(len) && len > 0 ? len : null);
   if (!res.body) throw new Error(`${label}: response has no body`);
   const reader = res.body.getReader();
   for (;;) {
@@ -92,7 +92,7 @@ async function readNodeFile(path, sink, check) {
   }
   try {
     const { size } = await fh.stat();
-    sink.begin(size);
+    await sink.begin(size);
     const buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
     for (let at = 0; at < size; ) {
       check();

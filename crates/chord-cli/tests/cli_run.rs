@@ -139,3 +139,69 @@ fn run_reports_bad_model_and_context_errors_cleanly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not fit the context"), "{err}");
 }
+
+/// `--stream-budget` streams the layers through a cache of that many bytes: the same greedy
+/// bytes as the mapped model, stream stats on stderr; a budget below one layer is an error that
+/// names the unit.
+#[test]
+fn run_with_a_stream_budget_prints_the_same_text() {
+    let base = [
+        "run",
+        "-m",
+        "gemma3-270m",
+        "-p",
+        "The capital of France is",
+        "-n",
+        "32",
+        "--temp",
+        "0",
+    ];
+    let (want, _) = chord(&base);
+    let mut args = base.to_vec();
+    args.extend(["--stream-budget", "60M"]);
+    let (got, stderr) = chord(&args);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+    assert!(
+        stderr.contains("[stream: budget 62914560 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("misses"), "{stderr}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_chord"))
+        .args([
+            "run",
+            "-m",
+            "gemma3-270m",
+            "-p",
+            "Hi",
+            "-n",
+            "4",
+            "--stream-budget",
+            "1M",
+        ])
+        .output()
+        .expect("run chord");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("more than the stream budget of 1048576 bytes"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_chord"))
+        .args([
+            "run",
+            "-m",
+            "gemma3-270m",
+            "-p",
+            "Hi",
+            "--stream-budget",
+            "lots",
+        ])
+        .output()
+        .expect("run chord");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("256M"));
+}

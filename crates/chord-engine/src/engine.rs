@@ -4,6 +4,8 @@ use chord_cpu::CpuBackend;
 use chord_model::chat::ChatTemplate;
 use chord_model::tokenizer::Tokenizer;
 use chord_model::{Backend, KvCache, KvType, Model, ModelFile};
+#[cfg(all(feature = "native", unix))]
+use chord_model::{ModelError, StreamOptions};
 
 /// How to load an engine.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +56,25 @@ impl Engine {
         opts: &EngineOptions,
     ) -> Result<Engine, EngineError> {
         Engine::from_file(ModelFile::open(path)?, opts)
+    }
+
+    /// Loads a model file for layer streaming: at most `stream.budget` bytes of its weights are
+    /// in memory at once, read from the file as the forward pass needs them (positioned reads,
+    /// no mmap) with `stream.prefetch` units read ahead by a thread.
+    #[cfg(all(feature = "native", unix))]
+    pub fn open_streamed(
+        path: impl AsRef<std::path::Path>,
+        stream: StreamOptions,
+        opts: &EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        let path = path.as_ref();
+        let src = chord_gguf::FileSource::open(path).map_err(|source| {
+            ModelError::Gguf(chord_gguf::GgufError::Io {
+                what: path.display().to_string(),
+                source,
+            })
+        })?;
+        Engine::from_file(ModelFile::stream(std::sync::Arc::new(src), stream)?, opts)
     }
 
     /// A new conversation with a context of `n_ctx` tokens (0 = the model's training context,

@@ -25,4 +25,4 @@ pub use stop::StopMatcher;
 
 pub use chord_model::chat::ChatMessage;
 pub use chord_model::sampler::SamplerConfig;
-pub use chord_model::KvType;
+pub use chord_model::{KvType, StreamOptions, StreamStats};

@@ -122,7 +122,7 @@ fn embedding_of_a_split_real_matrix() {
     let path = chord_testkit::model("gemma3-270m");
     let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let t = &model.weights.tok_embd;
-    let w = model.file.mat(t);
+    let w = model.file.mat(t).expect("a mapped file is resident");
     let parts = gpu().upload(&w).unwrap();
     assert!(parts >= 2, "expected a split matrix, got {parts} part(s)");
     let tokens = [2u32, 1000, (w.rows - 1) as u32, 200_000];

@@ -30,6 +30,19 @@ pub enum ModelError {
     BadToken { id: u32, n_vocab: usize },
     #[error("empty batch")]
     EmptyBatch,
+    #[error("{unit} takes {bytes} bytes, more than the stream budget of {budget} bytes")]
+    StreamBudget {
+        unit: String,
+        bytes: u64,
+        budget: u64,
+    },
+    #[error("reading {what}: {source}")]
+    StreamRead {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("tensor '{0}' is not resident: the model is streamed")]
+    NotResident(String),
     #[error("backend error: {0}")]
     Backend(String),
 }

@@ -64,6 +64,8 @@ pub struct Scratch {
     scores: Vec<f32>,
     rope: Vec<f32>,
     logits: Vec<f32>,
+    /// A streamed LM head's chunk of logits for several rows.
+    head: Vec<f32>,
 }
 
 impl Scratch {
@@ -92,6 +94,7 @@ impl Model {
     pub fn load(file: ModelFile) -> Result<Model> {
         let config = Config::from_metadata(&file.header().metadata)?;
         let weights = Weights::load(&file, &config)?;
+        file.start_streaming(&weights)?;
         Ok(Model {
             config,
             file,
@@ -188,6 +191,8 @@ impl Model {
         // only the rows whose logits were asked for (see below).
         let mut n_rows = n;
         for (il, lw) in self.weights.layers.iter().enumerate() {
+            // This layer's matrices: in place in a resident file, or its unit of a streamed one.
+            let lb = self.file.layer(il)?;
             // --- attention
             let t0 = prof::start(&s.profile);
             let x = grow(&mut s.x, n * e);
@@ -200,11 +205,7 @@ impl Model {
             let k = grow(&mut s.k, n * kvd);
             let v = grow(&mut s.v, n * kvd);
             backend.matmul_multi_grouped(
-                &[
-                    self.file.mat(&lw.wq),
-                    self.file.mat(&lw.wk),
-                    self.file.mat(&lw.wv),
-                ],
+                &[lb.mat(&lw.wq)?, lb.mat(&lw.wk)?, lb.mat(&lw.wv)?],
                 xn,
                 &s.groups,
                 &mut [&mut *q, &mut *k, &mut *v],
@@ -295,7 +296,7 @@ impl Model {
             debug_dump::tensor("kqv_out", il, att);
             let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
-            self.matmul(backend, &lw.wo, att, &s.groups, proj)?;
+            backend.matmul_multi_grouped(&[lb.mat(&lw.wo)?], att, &s.groups, &mut [proj])?;
             debug_dump::tensor("attn_out", il, proj);
             if il + 1 == n_layer {
                 // As llama.cpp does: after the last attention only the rows whose logits are
@@ -337,7 +338,7 @@ impl Model {
             let gate = grow(&mut s.gate, n * c.n_ff);
             let up = grow(&mut s.up, n * c.n_ff);
             backend.matmul_multi_grouped(
-                &[self.file.mat(&lw.gate), self.file.mat(&lw.up)],
+                &[lb.mat(&lw.gate)?, lb.mat(&lw.up)?],
                 xn,
                 &s.groups,
                 &mut [&mut *gate, &mut *up],
@@ -352,7 +353,7 @@ impl Model {
             debug_dump::tensor("ffn_act", il, gate);
             let t0 = prof::start(&s.profile);
             let proj = grow(&mut s.proj, n * e);
-            self.matmul(backend, &lw.down, gate, &s.groups, proj)?;
+            backend.matmul_multi_grouped(&[lb.mat(&lw.down)?], gate, &s.groups, &mut [proj])?;
             debug_dump::tensor("ffn_out", il, proj);
             prof::stop(&mut s.profile, OpKind::Matmul(lw.down.ty), t0);
             let t0 = prof::start(&s.profile);
@@ -377,7 +378,7 @@ impl Model {
         let t0 = prof::start(&s.profile);
         let xn = &s.xn[..rows * e];
         let logits = grow(&mut s.logits, rows * c.n_vocab);
-        self.matmul(backend, &self.weights.output, xn, &s.groups, logits)?;
+        self.lm_head(backend, xn, &s.groups, logits, &mut s.head)?;
         prof::stop(&mut s.profile, OpKind::Output(self.weights.output.ty), t0);
         if c.final_logit_softcap > 0.0 {
             let cap = c.final_logit_softcap;
@@ -392,29 +393,69 @@ impl Model {
         Ok(logits)
     }
 
-    fn matmul(
+    /// `logits = output · xn` for `groups.sum()` rows: one product over a resident file; over
+    /// a streamed one, chunk by chunk of the head's rows (each row is its own dot product, so
+    /// the result has the same bits).
+    fn lm_head(
         &self,
         backend: &dyn Backend,
-        w: &TensorRef,
-        x: &[f32],
+        xn: &[f32],
         groups: &[usize],
-        y: &mut [f32],
+        logits: &mut [f32],
+        tmp: &mut Vec<f32>,
     ) -> Result<()> {
-        backend.matmul_multi_grouped(&[self.file.mat(w)], x, groups, &mut [y])
+        let w = &self.weights.output;
+        let Some((n_chunks, rows_per)) = self.file.head_chunks()? else {
+            let view = self.file.head_chunk(0)?;
+            return backend.matmul_multi_grouped(&[view.mat(w)?], xn, groups, &mut [logits]);
+        };
+        let n: usize = groups.iter().sum();
+        let row_bytes = w.row_bytes();
+        for c in 0..n_chunks {
+            let r0 = c * rows_per;
+            let r1 = ((c + 1) * rows_per).min(w.rows);
+            let view = self.file.head_chunk(c)?;
+            let range = w.range.start + r0 * row_bytes..w.range.start + r1 * row_bytes;
+            let m = crate::backend::MatRef {
+                name: &w.name,
+                ty: w.ty,
+                rows: r1 - r0,
+                cols: w.cols,
+                data: view.slice(&w.name, &range)?,
+            };
+            if n == 1 {
+                backend.matmul_multi_grouped(&[m], xn, groups, &mut [&mut logits[r0..r1]])?;
+            } else {
+                // Token-major output: compute the chunk's columns apart, then place them.
+                let part = grow(tmp, n * (r1 - r0));
+                backend.matmul_multi_grouped(&[m], xn, groups, &mut [&mut *part])?;
+                for t in 0..n {
+                    logits[t * w.rows + r0..t * w.rows + r1]
+                        .copy_from_slice(&part[t * (r1 - r0)..(t + 1) * (r1 - r0)]);
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// Dequantizes the embedding rows of `tokens` into `x` (as ggml_get_rows).
+    /// Dequantizes the embedding rows of `tokens` into `x` (as ggml_get_rows); a streamed file
+    /// reads just those rows.
     fn embed(&self, tokens: &[u32], x: &mut [f32]) -> Result<()> {
         let e = self.config.n_embd;
         let t = &self.weights.tok_embd;
         let row_bytes = t.row_bytes();
-        let data = self.file.data(t);
         for (i, &tok) in tokens.iter().enumerate() {
-            let row = &data[tok as usize * row_bytes..][..row_bytes];
-            chord_quant::dequantize(t.ty, row, &mut x[i * e..(i + 1) * e])
+            let start = (t.range.start + tok as usize * row_bytes) as u64;
+            let row = self.file.read(&t.name, start..start + row_bytes as u64)?;
+            chord_quant::dequantize(t.ty, &row, &mut x[i * e..(i + 1) * e])
                 .map_err(|err| ModelError::Backend(format!("{}: {err}", t.name)))?;
         }
         Ok(())
+    }
+
+    /// What the layer cache did, if the model is streamed.
+    pub fn stream_stats(&self) -> Option<crate::stream::StreamStats> {
+        self.file.stream_stats()
     }
 }
 

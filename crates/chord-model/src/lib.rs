@@ -4,8 +4,8 @@
 //! - [`weights`]: the file's weight matrices, referenced in place in their quantized format.
 //! - [`forward`]: the transformer forward pass, written once against the [`backend::Backend`] trait.
 //! - [`kv_cache`]: per-sequence key/value cache with an explicit context limit.
-//! - [`layer_cache`]: a bounded LRU of layers over a random-access source (layer streaming;
-//!   not yet used by the forward pass).
+//! - [`stream`]: layer streaming: the weights behind a random-access source, a byte budget of
+//!   them resident, read ahead by a thread.
 //! - [`ops`]: small scalar ops (norms, RoPE, activations, softmax) with llama.cpp's numerics.
 
 pub mod arch;
@@ -16,12 +16,12 @@ mod debug_dump;
 pub mod error;
 pub mod forward;
 pub mod kv_cache;
-pub mod layer_cache;
 pub mod math;
 pub mod ops;
 pub mod profile;
 pub mod sampler;
 pub mod sincosf;
+pub mod stream;
 pub mod tanhf;
 pub mod tokenizer;
 pub mod weights;
@@ -31,4 +31,5 @@ pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
 pub use forward::{Logits, Model, Scratch, SeqBatch};
 pub use kv_cache::{KvCache, KvSlice, KvType};
-pub use weights::{ModelFile, TensorRef, Weights};
+pub use stream::{SharedSource, StreamOptions, StreamStats};
+pub use weights::{ModelFile, TensorRef, WeightView, Weights};

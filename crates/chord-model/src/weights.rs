@@ -1,13 +1,18 @@
 //! Weights, read in place. A [`ModelFile`] owns the file bytes (a memory map natively, an owned
-//! buffer in wasm); each weight matrix is a [`TensorRef`]: its type, shape and byte range in that
-//! file. Matrices stay in their quantized format and are never copied; only the small 1-D
-//! tensors (norm weights, biases) are converted to f32 at load.
+//! buffer in wasm) or streams them from a random-access source through a bounded cache (see
+//! [`crate::stream`]); each weight matrix is a [`TensorRef`]: its type, shape and byte range in
+//! that file. Matrices stay in their quantized format and are never copied out of a resident
+//! file; only the small 1-D tensors (norm weights, biases) are converted to f32 at load.
 
 use crate::backend::MatRef;
 use crate::config::Config;
 use crate::error::{ModelError, Result};
+use crate::stream::{Plan, SharedSource, Store, StreamOptions, StreamStats, Unit};
 use chord_gguf::{GgmlType, Header, TensorInfo};
+use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The bytes of a GGUF model file and its parsed header.
 pub struct ModelFile {
@@ -19,6 +24,16 @@ enum Storage {
     #[cfg(all(feature = "mmap", not(target_arch = "wasm32")))]
     Mmap(chord_gguf::GgufMmap),
     Owned(Vec<u8>),
+    Stream(Box<Streamed>),
+}
+
+/// A file behind a source; the store exists once the weights are known (`Model::load`).
+struct Streamed {
+    src: SharedSource,
+    opts: StreamOptions,
+    store: OnceLock<Store>,
+    /// Bytes read outside the store's units (vectors at load, embedding rows).
+    other_bytes: Arc<AtomicU64>,
 }
 
 impl ModelFile {
@@ -40,32 +55,214 @@ impl ModelFile {
             storage: Storage::Owned(bytes),
         })
     }
+    /// Reads the header from `src` and leaves the tensors there: the weights are read through a
+    /// cache of at most `opts.budget` bytes as the forward pass needs them (layer streaming).
+    /// The budget is checked against the model's units by `Model::load`.
+    pub fn stream(src: SharedSource, opts: StreamOptions) -> Result<Self> {
+        let header = chord_gguf::Header::parse(&*src)?;
+        Ok(Self {
+            header,
+            storage: Storage::Stream(Box::new(Streamed {
+                src,
+                opts,
+                store: OnceLock::new(),
+                other_bytes: Arc::new(AtomicU64::new(0)),
+            })),
+        })
+    }
     pub fn header(&self) -> &Header {
         &self.header
     }
-    pub fn bytes(&self) -> &[u8] {
+    /// Size of the file in bytes.
+    pub fn len(&self) -> u64 {
         match &self.storage {
             #[cfg(all(feature = "mmap", not(target_arch = "wasm32")))]
-            Storage::Mmap(m) => m.bytes(),
-            Storage::Owned(v) => v,
+            Storage::Mmap(m) => m.bytes().len() as u64,
+            Storage::Owned(v) => v.len() as u64,
+            Storage::Stream(s) => s.src.len(),
         }
     }
-    /// A weight matrix's bytes.
-    pub fn data(&self, t: &TensorRef) -> &[u8] {
-        // Ranges come from the validated header of this very file.
-        &self.bytes()[t.range.clone()]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    pub fn mat<'a>(&'a self, t: &'a TensorRef) -> MatRef<'a> {
-        MatRef {
+    /// The whole file, if it is resident (not streamed).
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.storage {
+            #[cfg(all(feature = "mmap", not(target_arch = "wasm32")))]
+            Storage::Mmap(m) => Some(m.bytes()),
+            Storage::Owned(v) => Some(v),
+            Storage::Stream(_) => None,
+        }
+    }
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.storage, Storage::Stream(_))
+    }
+    /// What the layer cache did, for a streamed file.
+    pub fn stream_stats(&self) -> Option<StreamStats> {
+        match &self.storage {
+            Storage::Stream(s) => Some(match s.store.get() {
+                Some(store) => store.stats(),
+                None => StreamStats {
+                    budget: s.opts.budget,
+                    bytes_read: s.other_bytes.load(Ordering::Relaxed),
+                    ..StreamStats::default()
+                },
+            }),
+            _ => None,
+        }
+    }
+    /// A weight matrix of a resident file (a streamed one has its matrices in [`Self::layer`]).
+    pub fn mat<'a>(&'a self, t: &'a TensorRef) -> Result<MatRef<'a>> {
+        let bytes = self
+            .bytes()
+            .ok_or_else(|| ModelError::NotResident(t.name.clone()))?;
+        Ok(MatRef {
             name: &t.name,
             ty: t.ty,
             rows: t.rows,
             cols: t.cols,
-            data: self.data(t),
+            data: &bytes[t.range.clone()],
+        })
+    }
+
+    /// Plans a streamed file's units from its weights (checking each fits the budget) and starts
+    /// its store; nothing for a resident file.
+    pub(crate) fn start_streaming(&self, w: &Weights) -> Result<()> {
+        if let Storage::Stream(s) = &self.storage {
+            if s.store.get().is_none() {
+                let plan = Plan::new(w, s.opts.budget)?;
+                let store = Store::new(
+                    Arc::clone(&s.src),
+                    plan,
+                    s.opts.budget,
+                    s.opts.prefetch,
+                    Arc::clone(&s.other_bytes),
+                );
+                // Only `Model::load` calls this, once per file.
+                let _ = s.store.set(store);
+            }
+        }
+        Ok(())
+    }
+
+    fn store(&self) -> Option<Result<&Store>> {
+        match &self.storage {
+            Storage::Stream(s) => Some(s.store.get().ok_or_else(|| {
+                ModelError::Backend("streamed file used before Model::load".into())
+            })),
+            _ => None,
+        }
+    }
+
+    /// The weights of transformer layer `il`: the whole file if resident, else the layer's unit
+    /// (read now if it is not in the cache).
+    pub fn layer(&self, il: usize) -> Result<WeightView<'_>> {
+        match self.store() {
+            None => self.resident_view(),
+            Some(store) => {
+                let store = store?;
+                let p = store.plan();
+                if il >= p.n_layer {
+                    return Err(ModelError::Backend(format!("no layer {il}")));
+                }
+                Ok(WeightView(View::Unit {
+                    unit: &p.units[il],
+                    data: store.get(il)?,
+                }))
+            }
+        }
+    }
+
+    /// How the LM head is read: `None` whole (resident file), else `(chunks, rows per chunk)`.
+    pub fn head_chunks(&self) -> Result<Option<(usize, usize)>> {
+        match self.store() {
+            None => Ok(None),
+            Some(store) => {
+                let p = store?.plan();
+                Ok(Some((p.head_chunks(), p.head_rows)))
+            }
+        }
+    }
+
+    /// LM-head chunk `c` of a streamed file (see [`Self::head_chunks`]).
+    pub fn head_chunk(&self, c: usize) -> Result<WeightView<'_>> {
+        match self.store() {
+            None => self.resident_view(),
+            Some(store) => {
+                let store = store?;
+                let u = store.plan().n_layer + c;
+                let unit = store
+                    .plan()
+                    .units
+                    .get(u)
+                    .ok_or_else(|| ModelError::Backend(format!("no LM-head chunk {c}")))?;
+                Ok(WeightView(View::Unit {
+                    unit,
+                    data: store.get(u)?,
+                }))
+            }
+        }
+    }
+
+    fn resident_view(&self) -> Result<WeightView<'_>> {
+        self.bytes()
+            .map(|b| WeightView(View::File(b)))
+            .ok_or_else(|| ModelError::Backend("file is neither resident nor streamed".into()))
+    }
+
+    /// The file bytes `r` (validated against the file by the header): borrowed from a resident
+    /// file, read from a streamed one.
+    pub fn read(&self, what: &str, r: Range<u64>) -> Result<Cow<'_, [u8]>> {
+        match &self.storage {
+            Storage::Stream(s) => {
+                let mut buf = vec![0u8; (r.end - r.start) as usize];
+                s.src
+                    .read_at(r.start, &mut buf)
+                    .map_err(|source| ModelError::StreamRead {
+                        what: what.to_string(),
+                        source,
+                    })?;
+                s.other_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                Ok(Cow::Owned(buf))
+            }
+            _ => self
+                .bytes()
+                .and_then(|b| b.get(r.start as usize..r.end as usize))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| ModelError::Backend(format!("{what}: range beyond the file"))),
         }
     }
 }
 
+/// Weight bytes the forward pass computes with for a while: the whole resident file, or one
+/// unit of a streamed one (kept alive while the view lives, even if the cache evicts it).
+pub struct WeightView<'a>(View<'a>);
+
+enum View<'a> {
+    File(&'a [u8]),
+    Unit { unit: &'a Unit, data: Arc<Vec<u8>> },
+}
+
+impl WeightView<'_> {
+    /// The bytes at file range `r` (which must lie in this view: a tensor of its layer).
+    pub fn slice(&self, what: &str, r: &Range<usize>) -> Result<&[u8]> {
+        let found = match &self.0 {
+            View::File(b) => b.get(r.clone()),
+            View::Unit { unit, data } => unit.locate(r).and_then(|at| data.get(at)),
+        };
+        found.ok_or_else(|| ModelError::Backend(format!("{what}: not in the weights read")))
+    }
+    /// Matrix `t`, in place.
+    pub fn mat<'b>(&'b self, t: &'b TensorRef) -> Result<MatRef<'b>> {
+        Ok(MatRef {
+            name: &t.name,
+            ty: t.ty,
+            rows: t.rows,
+            cols: t.cols,
+            data: self.slice(&t.name, &t.range)?,
+        })
+    }
+}
 /// A 2-D weight matrix in the file: `rows` outputs of `cols` inputs each (ggml dims [cols, rows]).
 #[derive(Clone, Debug)]
 pub struct TensorRef {
@@ -235,12 +432,9 @@ impl Loader<'_> {
         Self::check_type(name, t.ty)?;
         let r = self.file.header().tensor_range(t);
         let mut out = vec![0f32; len];
-        chord_quant::dequantize(
-            t.ty,
-            &self.file.bytes()[r.start as usize..r.end as usize],
-            &mut out,
-        )
-        .map_err(|e| ModelError::Backend(format!("tensor {name}: {e}")))?;
+        let bytes = self.file.read(name, r)?;
+        chord_quant::dequantize(t.ty, &bytes, &mut out)
+            .map_err(|e| ModelError::Backend(format!("tensor {name}: {e}")))?;
         Ok(out)
     }
 }

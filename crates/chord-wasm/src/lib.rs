@@ -10,14 +10,20 @@
 //! Single-threaded: the engine is built without its `native` feature (no mmap, no threads) and
 //! the CPU backend runs every matmul on the calling thread.
 
+// `memory_size` for wasm64 is still unstable; the wasm64 build is made with nightly anyway.
+#![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
+
 mod loader;
+mod memcheck;
 mod model;
 mod options;
 mod selfcheck;
+mod stream;
 
 pub use loader::ModelLoader;
 pub use model::{Model, Token};
 pub use options::{GenerateRequest, OptionsError};
+pub use stream::{load_streamed, RangeReader};
 
 use wasm_bindgen::prelude::*;
 

@@ -222,6 +222,28 @@ impl Model {
     pub fn metadata_json(&self) -> String {
         metadata_json(self.engine()).to_string()
     }
+
+    /// For a streamed model, what its layer cache did, as JSON (`budget`, `units`, `hits`,
+    /// `misses`, `hit_rate`, `evictions`, `bytes_read`, `resident_bytes`); `null` otherwise.
+    #[wasm_bindgen(js_name = streamStatsJson)]
+    pub fn stream_stats_json(&self) -> String {
+        match self.engine().model.stream_stats() {
+            None => Json::Null.to_string(),
+            Some(s) => json!({
+                "budget": s.budget,
+                "units": s.units,
+                "unit_bytes": s.unit_bytes,
+                "hits": s.hits,
+                "misses": s.misses,
+                "hit_rate": s.hit_rate(),
+                "prefetched": s.prefetched,
+                "evictions": s.evictions,
+                "bytes_read": s.bytes_read,
+                "resident_bytes": s.resident_bytes,
+            })
+            .to_string(),
+        }
+    }
 }
 
 fn generation_json(g: &Generation) -> Json {
@@ -257,7 +279,7 @@ fn metadata_json(e: &Engine) -> Json {
     json!({
         "architecture": c.arch.name(),
         "name": h.metadata.get("general.name").and_then(Value::as_str),
-        "file_size": e.model.file.bytes().len(),
+        "file_size": e.model.file.len(),
         "tensor_count": h.tensors.len(),
         "parameters": h.tensors.iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>(),
         "hyperparameters": {

@@ -1,12 +1,26 @@
 // Compiled (--noEmit, strict) against the installed tarball by scripts/test.d/npm-pack.sh: the
 // package's types must resolve for a TypeScript user, for the engine and the client alike.
-import { loadModel, Client, AuthenticationError, type ClientResult, type TokenEvent } from 'wasm-chord';
+import {
+  loadModel,
+  Client,
+  AuthenticationError,
+  type ClientResult,
+  type StreamStats,
+  type TokenEvent,
+} from 'wasm-chord';
 import { Client as ClientOnly, type ClientOptions } from 'wasm-chord/client';
 
 export async function run(path: string): Promise<string> {
   const model = await loadModel(path, { contextSize: 512 });
   const gen = model.generate('Hi', { maxTokens: 4, temperature: 0 });
   return (await gen.result).text;
+}
+
+export async function streamed(path: string): Promise<number> {
+  const model = await loadModel(path, { streamBudget: 64 << 20 });
+  await model.generate('Hi', { maxTokens: 2, temperature: 0 }).complete();
+  const stats: StreamStats | null = model.streamStats;
+  return stats ? stats.hitRate : -1;
 }
 
 export async function talk(url: string): Promise<[ClientResult, TokenEvent[]]> {

@@ -32,6 +32,12 @@ pub struct Args {
     /// Where the model runs (`cpu`, `gpu`, `auto`), as for `chord run`.
     #[arg(long = "device", value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// Layer streaming with this budget (as for `chord run`), to measure its cost.
+    #[arg(long = "stream-budget", value_parser = super::bytesize::parse)]
+    pub stream_budget: Option<u64>,
+    /// With --stream-budget: layers read ahead by a background thread.
+    #[arg(long = "prefetch", default_value_t = 1, requires = "stream_budget")]
+    pub prefetch: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +112,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ctx: 0,
         kv_type: args.kv_type,
         device: args.device,
+        stream_budget: args.stream_budget,
+        prefetch: args.prefetch,
     })?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let model = &engine.model;
@@ -270,6 +278,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "load: {load_ms:.0} ms, peak RSS: {:.1} MiB",
         peak_rss as f64 / (1 << 20) as f64
     );
+    crate::cmd::common::report_stream(&engine);
     if let Some(rows) = profile {
         let total: f64 = rows.iter().map(|r| r.2).sum();
         println!("\nprofile (all measured runs):");

@@ -24,6 +24,13 @@ pub struct ModelArgs {
     /// slower than the CPU backend, so `auto` never picks it).
     #[arg(long = "device", value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// Layer streaming: keep at most this many bytes of weights in memory (`256M`, `1.5G`,
+    /// `4096`; K/M/G are powers of 1024) and read the rest from the file as each layer runs.
+    #[arg(long = "stream-budget", value_parser = super::bytesize::parse)]
+    pub stream_budget: Option<u64>,
+    /// With --stream-budget: layers read ahead by a background thread.
+    #[arg(long = "prefetch", default_value_t = 1, requires = "stream_budget")]
+    pub prefetch: usize,
 }
 
 /// `--device cpu|gpu|auto`.
@@ -108,13 +115,21 @@ pub fn resolve_model(name_or_path: &str) -> anyhow::Result<PathBuf> {
 pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
     let path = resolve_model(&args.model)?;
     let t0 = Instant::now();
-    let engine = Engine::open(
-        &path,
-        &EngineOptions {
-            n_threads: args.threads,
-            kv_type: args.kv_type.into(),
-        },
-    )
+    let opts = EngineOptions {
+        n_threads: args.threads,
+        kv_type: args.kv_type.into(),
+    };
+    let engine = match args.stream_budget {
+        None => Engine::open(&path, &opts),
+        Some(budget) => Engine::open_streamed(
+            &path,
+            chord_engine::StreamOptions {
+                budget,
+                prefetch: args.prefetch,
+            },
+            &opts,
+        ),
+    }
     .with_context(|| format!("loading {}", path.display()))?;
     let mut engine = engine;
     select_device(&mut engine, args.device)?;
@@ -157,4 +172,22 @@ fn select_device(_engine: &mut Engine, device: DeviceArg) -> anyhow::Result<()> 
         "--device gpu: this chord was built without the `gpu` feature"
     );
     Ok(())
+}
+
+/// With layer streaming, what the cache did (to stderr, after a command's own stats).
+pub fn report_stream(engine: &Engine) {
+    if let Some(s) = engine.model.stream_stats() {
+        eprintln!(
+            "[stream: budget {} bytes, {} units; {} hits, {} misses ({:.1}% hits, {} prefetched), \
+             {} bytes read, {} resident]",
+            s.budget,
+            s.units,
+            s.hits,
+            s.misses,
+            100.0 * s.hit_rate(),
+            s.prefetched,
+            s.bytes_read,
+            s.resident_bytes
+        );
+    }
 }

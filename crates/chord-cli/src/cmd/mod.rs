@@ -2,6 +2,7 @@
 
 pub mod bandwidth;
 pub mod bench;
+pub mod bytesize;
 pub mod chat;
 pub mod common;
 pub mod inspect;

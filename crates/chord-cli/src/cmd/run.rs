@@ -79,5 +79,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         n.saturating_sub(1) as f64 / (total - first).max(1e-9),
         gen.stop_reason
     );
+    super::common::report_stream(&engine);
     Ok(())
 }

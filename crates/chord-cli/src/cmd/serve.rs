@@ -95,6 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ctx: args.ctx,
             kv_type: args.kv_type,
             device: args.device,
+            stream_budget: None,
+            prefetch: 1,
         };
         let engine = tokio::task::spawn_blocking(move || load_engine(&model_args))
             .await
