@@ -38,7 +38,8 @@ def chord_run(prompt, n):
 def main():
     port = free_port()
     server = subprocess.Popen(
-        [CHORD, "serve", "-m", MODEL, "--port", str(port), "--slots", "4", "--ctx", "1024"],
+        [CHORD, "serve", "-m", MODEL, "--port", str(port), "--slots", "4", "--ctx", "1024",
+         "--shutdown-grace", "2"],
     )
     base = f"http://127.0.0.1:{port}"
     results = []
@@ -134,6 +135,32 @@ def main():
                 print(f"test {name} ... FAILED")
                 traceback.print_exc()
                 results.append(False)
+        # SIGTERM with a stream in flight: during the grace period a new request gets 503 with
+        # an OpenAI error; at its end the stream is cancelled and still ends cleanly (a last
+        # chunk with finish_reason, then [DONE], which the SDK's iterator needs to stop).
+        try:
+            stream = client.completions.create(model=MODEL, prompt="Tell me a long story.",
+                                               max_tokens=900, stream=True,
+                                               extra_body={"ignore_eos": True})
+            it = iter(stream)
+            first = next(it)
+            assert first.choices[0].text is not None
+            server.terminate()
+            time.sleep(0.3)
+            try:
+                client.completions.create(model=MODEL, prompt="Hi", max_tokens=2)
+                raise AssertionError("a request during shutdown was served")
+            except openai.APIStatusError as e:
+                assert e.status_code == 503, e
+                assert e.body["code"] == "shutting_down", e.body
+            finishes = [c.choices[0].finish_reason for c in it if c.choices]
+            assert finishes[-1] == "cancelled", finishes[-5:]
+            print("test sigterm_ends_streams_cleanly ... ok")
+            results.append(True)
+        except Exception:
+            print("test sigterm_ends_streams_cleanly ... FAILED")
+            traceback.print_exc()
+            results.append(False)
     finally:
         server.terminate()
         try:

@@ -101,6 +101,14 @@ pub fn start(
     o: &Options,
     default_max_tokens: Option<u64>,
 ) -> Result<Running, ApiError> {
+    if state.shutting_down() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "shutting_down",
+            "the server is shutting down",
+        ));
+    }
     let ready = state.ready()?;
     let engine = ready.scheduler.engine();
     let n_ctx = ready.scheduler.config().n_ctx;
@@ -123,6 +131,10 @@ pub fn start(
             return Err(ApiError::invalid("invalid_value", "only n = 1 is supported").param("n"));
         }
     }
+    let prompt_param = match &prompt {
+        PromptIn::Text(_) => "prompt",
+        PromptIn::Chat(_) => "messages",
+    };
     let ids = match &prompt {
         PromptIn::Text(t) => engine.prompt_tokens(t),
         PromptIn::Chat(m) => {
@@ -135,10 +147,10 @@ pub fn start(
             engine.chat_tokens(m)
         }
     }
-    .map_err(|e| ApiError::invalid("invalid_prompt", e.to_string()))?;
+    .map_err(|e| ApiError::invalid("invalid_prompt", e.to_string()).param(prompt_param))?;
     if ids.is_empty() {
         return Err(
-            ApiError::invalid("invalid_prompt", "the prompt has no tokens").param("prompt"),
+            ApiError::invalid("invalid_prompt", "the prompt has no tokens").param(prompt_param),
         );
     }
     let limit = tenant.spec.max_context.map_or(n_ctx, |m| m.min(n_ctx));
@@ -150,7 +162,7 @@ pub fn start(
                 ids.len()
             ),
         )
-        .param("messages"));
+        .param(prompt_param));
     }
     let asked = o
         .max_tokens

@@ -3,7 +3,9 @@
 use crate::gen::{self, PromptIn, Running};
 use crate::openai::{self, ApiError, ChatRequest, CompletionRequest, OneOrMany, Options};
 use crate::state::AppState;
+use crate::tenants::MetricsAccess;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,7 +20,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// OpenAI's default `max_tokens` for `/v1/completions`; chat runs to the end of the context.
 const COMPLETIONS_DEFAULT_MAX_TOKENS: u64 = 16;
 
+/// Largest request body (a whole context of text is far smaller); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
+
 pub async fn health(State(st): State<Arc<AppState>>) -> Response {
+    if st.shutting_down() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "shutting_down"})),
+        )
+            .into_response();
+    }
     match st.ready() {
         Ok(_) => (
             StatusCode::OK,
@@ -33,9 +45,62 @@ pub async fn health(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
-    let text = st.metrics.render(&st.gauges());
+/// With a tenants file, per-tenant numbers are not public: a `[metrics]` key sees every
+/// tenant, a tenant's key only its own series (plus the server-wide gauges), no key gets 401.
+pub async fn metrics(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let only = match st.tenants.metrics_access(crate::state::bearer(&headers)) {
+        Some(MetricsAccess::All) => None,
+        Some(MetricsAccess::Tenant(name)) => Some(name),
+        None => {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "/metrics needs 'Authorization: Bearer KEY' with a [metrics] or a tenant key",
+            )
+            .into_response()
+        }
+    };
+    let text = st.metrics.render(&st.gauges(), only.as_deref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Unknown paths: an OpenAI-style 404 rather than an empty body.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "unknown_url",
+        format!("unknown URL: {}", uri.path()),
+    )
+    .into_response()
+}
+
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "method_not_supported",
+        format!("{method} is not supported on {}", uri.path()),
+    )
+    .into_response()
+}
+
+/// A body that could not be read: over [`MAX_BODY_BYTES`] (413) or cut short (400).
+fn body_error(r: BytesRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    } else {
+        ApiError::invalid(
+            "invalid_body",
+            format!("cannot read the request body: {}", r.body_text()),
+        )
+    }
 }
 
 pub async fn models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -62,7 +127,7 @@ enum Kind {
 pub async fn completions(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     handle(st, headers, body, Kind::Completion).await
 }
@@ -70,12 +135,17 @@ pub async fn completions(
 pub async fn chat_completions(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     handle(st, headers, body, Kind::Chat).await
 }
 
-async fn handle(st: Arc<AppState>, headers: HeaderMap, body: Bytes, kind: Kind) -> Response {
+async fn handle(
+    st: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    kind: Kind,
+) -> Response {
     let tenant = match st.authenticate(&headers) {
         Ok(t) => t,
         Err(e) => {
@@ -83,7 +153,9 @@ async fn handle(st: Arc<AppState>, headers: HeaderMap, body: Bytes, kind: Kind) 
             return e.into_response();
         }
     };
-    let r = start(&st, &tenant, &body, kind);
+    let r = body
+        .map_err(body_error)
+        .and_then(|body| start(&st, &tenant, &body, kind));
     let (run, opts) = match r {
         Ok(x) => x,
         Err(e) => {

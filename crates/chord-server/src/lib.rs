@@ -12,6 +12,7 @@ mod state;
 pub mod tenants;
 mod ws;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use chord_engine::{Engine, EngineError, Scheduler, SchedulerConfig};
@@ -62,8 +63,16 @@ pub struct Server {
     sched_cfg: SchedulerConfig,
     grace: Duration,
     shutdown_tx: watch::Sender<bool>,
+    /// Closes the listener and the idle connections (axum's graceful shutdown); sent only once
+    /// the generations have drained or been cancelled, so that until then a new request gets a
+    /// 503 with an OpenAI error instead of a refused connection.
+    close_tx: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
+
+/// How long connections may take to close after the generations ended (a client that stopped
+/// reading its stream must not hold the shutdown forever).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
@@ -88,7 +97,7 @@ impl Server {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            shutdown: shutdown_rx.clone(),
+            shutdown: shutdown_rx,
         });
         let app = Router::new()
             .route("/health", get(http::health))
@@ -97,8 +106,11 @@ impl Server {
             .route("/v1/completions", post(http::completions))
             .route("/v1/chat/completions", post(http::chat_completions))
             .route("/v1/ws", get(ws::upgrade))
+            .fallback(http::not_found)
+            .method_not_allowed_fallback(http::method_not_allowed)
+            .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
             .with_state(state.clone());
-        let mut rx = shutdown_rx;
+        let (close_tx, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -112,6 +124,7 @@ impl Server {
             sched_cfg: opts.scheduler,
             grace: opts.shutdown_grace,
             shutdown_tx,
+            close_tx,
             task,
         })
     }
@@ -138,9 +151,11 @@ impl Server {
         ShutdownHandle(self.shutdown_tx.clone())
     }
 
-    /// Graceful shutdown: new connections are refused at once, in-flight generations get
-    /// `shutdown_grace` to finish, then are cancelled (streams still end properly, with their
-    /// finish reason and `[DONE]`); returns when every connection has closed.
+    /// Graceful shutdown: from now on a new generation request gets 503 (`shutting_down`) and
+    /// `/health` says "shutting_down"; in-flight generations get `shutdown_grace` to finish,
+    /// then are cancelled (streams still end properly: a last chunk with `finish_reason`
+    /// "cancelled", then `[DONE]`); then the listener closes. Returns when every connection
+    /// has closed.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown_tx.send(true);
         self.wait().await
@@ -152,14 +167,8 @@ impl Server {
         let mut rx = self.shutdown_tx.subscribe();
         let _ = rx.wait_for(|&s| s).await;
         let deadline = tokio::time::Instant::now() + self.grace;
-        let mut task = self.task;
-        // HTTP connections (SSE streams included) close as their generations end...
-        let res = tokio::select! {
-            r = &mut task => Some(r),
-            _ = tokio::time::sleep_until(deadline) => None,
-        };
-        // ...WebSocket sessions were handed off by the upgrade: wait for the scheduler to drain,
-        // up to the same deadline, then cancel what is left.
+        // HTTP streams and WebSocket generations alike are scheduler requests: wait for them
+        // to drain, up to the deadline, then cancel what is left.
         if let Some(r) = self.state.ready.get() {
             let stats = r.scheduler.stats();
             while tokio::time::Instant::now() < deadline
@@ -169,9 +178,14 @@ impl Server {
             }
             r.scheduler.shutdown();
         }
-        let res = match res {
-            Some(r) => r,
-            None => task.await,
+        let _ = self.close_tx.send(true);
+        let mut task = self.task;
+        let res = match tokio::time::timeout(CLOSE_TIMEOUT, &mut task).await {
+            Ok(r) => r,
+            Err(_) => {
+                task.abort();
+                return Ok(());
+            }
         };
         match res {
             Ok(r) => Ok(r?),

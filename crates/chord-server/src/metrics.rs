@@ -31,7 +31,7 @@ impl Histogram {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TenantMetrics {
     /// By HTTP status (or WebSocket outcome) code.
     requests: BTreeMap<u16, u64>,
@@ -83,9 +83,22 @@ impl Metrics {
         self.with(tenant, |t| t.itl.observe(d));
     }
 
-    pub fn render(&self, g: &Gauges) -> String {
+    /// The Prometheus text; `only` keeps one tenant's series (the server-wide gauges stay).
+    pub fn render(&self, g: &Gauges, only: Option<&str>) -> String {
         let mut o = String::new();
-        let m = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let all = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let one: BTreeMap<String, TenantMetrics>;
+        let m = match only {
+            None => &*all,
+            Some(name) => {
+                one = all
+                    .get(name)
+                    .map(|t| (name.to_string(), t.clone()))
+                    .into_iter()
+                    .collect();
+                &one
+            }
+        };
         let _ = writeln!(
             o,
             "# HELP chord_requests_total Requests by tenant and status code."
@@ -102,21 +115,21 @@ impl Metrics {
         }
         counter(
             &mut o,
-            &m,
+            m,
             "chord_prompt_tokens_total",
             "Prompt tokens (tokens in).",
             |t| t.prompt_tokens,
         );
         counter(
             &mut o,
-            &m,
+            m,
             "chord_prompt_cached_tokens_total",
             "Prompt tokens reused from the prefix cache.",
             |t| t.cached_tokens,
         );
         counter(
             &mut o,
-            &m,
+            m,
             "chord_completion_tokens_total",
             "Generated tokens (tokens out).",
             |t| t.completion_tokens,
@@ -136,14 +149,14 @@ impl Metrics {
         }
         histogram(
             &mut o,
-            &m,
+            m,
             "chord_time_to_first_token_seconds",
             "Time from request to first token.",
             |t| &t.ttft,
         );
         histogram(
             &mut o,
-            &m,
+            m,
             "chord_inter_token_latency_seconds",
             "Time between consecutive tokens of a stream.",
             |t| &t.itl,

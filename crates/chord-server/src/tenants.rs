@@ -7,6 +7,9 @@
 //! max_concurrent = 4           # requests at once; absent = no limit
 //! tokens_per_minute = 20000    # prompt + completion tokens; absent = no limit
 //! max_context = 2048           # prompt + completion tokens of one request; absent = the server's
+//!
+//! [metrics]                    # optional: keys that may read every tenant's /metrics series
+//! api_keys = ["sk-metrics-1"]  # (a tenant's own key reads only that tenant's series)
 //! ```
 //!
 //! Keys are compared in constant time and never logged or echoed.
@@ -28,6 +31,23 @@ pub enum TenantsError {
 #[serde(deny_unknown_fields)]
 struct File {
     tenants: BTreeMap<String, TenantSpec>,
+    #[serde(default)]
+    metrics: Option<MetricsSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSpec {
+    api_keys: Vec<String>,
+}
+
+/// What a key may read of `/metrics`.
+#[derive(Debug, PartialEq)]
+pub enum MetricsAccess {
+    /// Every tenant's series (a `[metrics]` key, or an open server).
+    All,
+    /// Only this tenant's series and the server-wide gauges.
+    Tenant(String),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +180,8 @@ fn refill(u: &mut Usage, tpm: u64) {
 pub struct Tenants {
     /// (key bytes, tenant)
     keys: Vec<(Vec<u8>, Arc<Tenant>)>,
+    /// `[metrics]` keys.
+    metrics_keys: Vec<Vec<u8>>,
     open: Option<Arc<Tenant>>,
 }
 
@@ -175,6 +197,7 @@ impl Tenants {
         };
         Tenants {
             keys: Vec::new(),
+            metrics_keys: Vec::new(),
             open: Some(Arc::new(Tenant::new("default".into(), spec))),
         }
     }
@@ -219,7 +242,24 @@ impl Tenants {
         if keys.is_empty() {
             return Err(TenantsError::Parse("no tenants defined".into()));
         }
-        Ok(Tenants { keys, open: None })
+        let mut metrics_keys: Vec<Vec<u8>> = Vec::new();
+        for k in file.metrics.map(|m| m.api_keys).unwrap_or_default() {
+            if k.is_empty() {
+                return Err(TenantsError::Parse("[metrics] has an empty key".into()));
+            }
+            let k = k.into_bytes();
+            if keys.iter().any(|(other, _)| *other == k) || metrics_keys.contains(&k) {
+                return Err(TenantsError::Parse(
+                    "[metrics] repeats a key already used".into(),
+                ));
+            }
+            metrics_keys.push(k);
+        }
+        Ok(Tenants {
+            keys,
+            metrics_keys,
+            open: None,
+        })
     }
 
     /// The tenant of a presented key (None: missing or unknown key). Every configured key is
@@ -236,6 +276,26 @@ impl Tenants {
             }
         }
         found
+    }
+}
+
+impl Tenants {
+    /// What a presented key may read of `/metrics` (None: nothing, 401). An open server's
+    /// metrics are open, like the rest of it.
+    pub fn metrics_access(&self, key: Option<&str>) -> Option<MetricsAccess> {
+        if self.open.is_some() {
+            return Some(MetricsAccess::All);
+        }
+        let k = key?.as_bytes();
+        let mut all = false;
+        for m in &self.metrics_keys {
+            all |= ct_eq(m, k);
+        }
+        if all {
+            return Some(MetricsAccess::All);
+        }
+        self.authenticate(key)
+            .map(|t| MetricsAccess::Tenant(t.name.clone()))
     }
 }
 
@@ -294,5 +354,29 @@ tokens_per_minute = 60
             Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[tenants.b]\napi_keys=[\"k\"]").is_err()
         );
         assert!(Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\nextra = 1").is_err());
+        assert!(
+            Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"k\"]").is_err()
+        );
+        assert!(
+            Tenants::parse("[tenants.a]\napi_keys=[\"k\"]\n[metrics]\napi_keys=[\"\"]").is_err()
+        );
+    }
+
+    #[test]
+    fn metrics_access_by_key() {
+        let t = Tenants::parse(&format!("{FILE}[metrics]\napi_keys = [\"km\"]\n")).unwrap();
+        assert_eq!(t.metrics_access(None), None);
+        assert_eq!(t.metrics_access(Some("nope")), None);
+        assert_eq!(t.metrics_access(Some("km")), Some(MetricsAccess::All));
+        assert_eq!(
+            t.metrics_access(Some("kb2")),
+            Some(MetricsAccess::Tenant("bob".into()))
+        );
+        let no_section = Tenants::parse(FILE).unwrap();
+        assert_eq!(no_section.metrics_access(Some("km")), None);
+        assert_eq!(
+            Tenants::open().metrics_access(None),
+            Some(MetricsAccess::All)
+        );
     }
 }

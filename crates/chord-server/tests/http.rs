@@ -276,7 +276,18 @@ tokens_per_minute = 6
 [tenants.dave]
 api_keys = ["sk-dave"]
 max_context = 40
+[metrics]
+api_keys = ["sk-metrics"]
 "#;
+
+async fn metrics_as(s: &chord_server::Server, key: Option<&str>) -> (u16, String) {
+    let mut r = client().get(url(s, "/metrics"));
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
 
 async fn post_key(s: &chord_server::Server, key: Option<&str>, body: Value) -> reqwest::Response {
     let mut r = client().post(url(s, "/v1/completions")).json(&body);
@@ -374,14 +385,16 @@ async fn tenants_get_401_403_429_with_retry_after() {
         r.json::<Value>().await.unwrap()["error"]["code"],
         "context_length_exceeded"
     );
-    let text = client()
-        .get(url(&s, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // /metrics is not public with a tenants file: no key or a wrong one gets 401 (JSON).
+    for key in [None, Some("sk-wrong")] {
+        let (st, body) = metrics_as(&s, key).await;
+        assert_eq!(st, 401, "{key:?}");
+        let v: Value = serde_json::from_str(&body).expect("JSON error");
+        assert_eq!(v["error"]["code"], "invalid_api_key");
+    }
+    // The [metrics] key sees every tenant.
+    let (st, text) = metrics_as(&s, Some("sk-metrics")).await;
+    assert_eq!(st, 200);
     assert!(
         text.contains("chord_requests_total{tenant=\"carol\",code=\"429\"} 1"),
         "{text}"
@@ -390,6 +403,20 @@ async fn tenants_get_401_403_429_with_retry_after() {
         text.contains("chord_requests_total{tenant=\"unauthenticated\",code=\"401\"} 3"),
         "{text}"
     );
+    // A tenant's key sees its own series and the server-wide gauges, nobody else's.
+    let (st, text) = metrics_as(&s, Some("sk-carol")).await;
+    assert_eq!(st, 200);
+    assert!(
+        text.contains("chord_requests_total{tenant=\"carol\",code=\"429\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("chord_slots_total 4"), "{text}");
+    for other in ["alice", "bob", "dave", "unauthenticated"] {
+        assert!(
+            !text.contains(&format!("tenant=\"{other}\"")),
+            "{other} visible to carol:\n{text}"
+        );
+    }
     s.shutdown().await.unwrap();
 }
 
@@ -425,6 +452,21 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
             "invalid_request",
         ),
         (raw(r#"{"prompt": 42}"#).await, 400, "invalid_request"),
+        (
+            raw(r#"{"prompt": "hi", "max_tokens": "ten"}"#).await,
+            400,
+            "invalid_request",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "stop": [1, 2]}"#).await,
+            400,
+            "invalid_request",
+        ),
+        (
+            raw(r#"{"prompt": "hi", "stream": "yes"}"#).await,
+            400,
+            "invalid_request",
+        ),
         (raw(r#"{"max_tokens": 3}"#).await, 400, "invalid_request"),
         (
             raw(r#"{"prompt": "hi", "max_tokens": -1}"#).await,
@@ -457,7 +499,54 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
             "context_length_exceeded",
         ),
     ];
-    for (r, status, code) in cases {
+    let chat = |b: Value| {
+        let u = url(&s, "/v1/chat/completions");
+        async move { client().post(u).json(&b).send().await.unwrap() }
+    };
+    let cases2: Vec<(reqwest::Response, u16, &str)> = vec![
+        (chat(json!({"messages": 5})).await, 400, "invalid_request"),
+        (
+            chat(json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": "ten"}))
+                .await,
+            400,
+            "invalid_request",
+        ),
+        (chat(json!({"messages": []})).await, 400, "invalid_value"),
+        (
+            chat(json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})).await,
+            400,
+            "invalid_value",
+        ),
+        (
+            chat(json!({"messages": [{"role": "user", "content": "word ".repeat(100)}]})).await,
+            400,
+            "context_length_exceeded",
+        ),
+        (
+            chat(json!({"messages": [{"role": "user", "content": "hi"}], "n": 3})).await,
+            400,
+            "invalid_value",
+        ),
+        // Over the body limit (2 MiB): 413 with an OpenAI error, not axum's plain text.
+        (
+            raw(Box::leak(
+                format!(r#"{{"prompt": "{}"}}"#, "a".repeat(3 << 20)).into_boxed_str(),
+            ))
+            .await,
+            413,
+            "request_too_large",
+        ),
+    ];
+    // Unknown paths and methods get OpenAI errors too.
+    let nf = client().get(url(&s, "/v1/nothing")).send().await.unwrap();
+    let na = client()
+        .get(url(&s, "/v1/completions"))
+        .send()
+        .await
+        .unwrap();
+    let cases3: Vec<(reqwest::Response, u16, &str)> =
+        vec![(nf, 404, "unknown_url"), (na, 405, "method_not_supported")];
+    for (r, status, code) in cases.into_iter().chain(cases2).chain(cases3) {
         assert_eq!(r.status().as_u16(), status, "{code}");
         let v: Value = r.json().await.expect("error body is JSON");
         assert_eq!(v["error"]["code"], code, "{v}");
@@ -470,21 +559,51 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
         assert!(v["error"]["message"]
             .as_str()
             .is_some_and(|m| !m.is_empty()));
+        // The server keeps serving after each bad request.
+        let (st, v) = post(
+            &s,
+            "/v1/completions",
+            json!({"prompt": "Hello", "max_tokens": 1}),
+        )
+        .await;
+        assert_eq!(st, 200, "after {code}: {v}");
     }
-    let r = client()
-        .post(url(&s, "/v1/chat/completions"))
-        .json(&json!({"messages": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = client()
-        .post(url(&s, "/v1/chat/completions"))
-        .json(&json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    // The prompt-too-long error names the sizes and the field.
+    let r = post_key(&s, None, json!({"prompt": "word ".repeat(100)})).await;
+    let v: Value = r.json().await.unwrap();
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("tokens") && m.contains("64"), "{m}");
+    assert_eq!(v["error"]["param"], "prompt");
+    // Unknown fields are ignored, as OpenAI does.
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "Hello", "max_tokens": 2, "frobnicate": {"x": [1, 2]}, "logit_bias": {}, "user": "u1"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["usage"]["completion_tokens"], 2);
+    // max_tokens larger than the context: 400. Within the context but past the room the prompt
+    // leaves: clamped to that room (as llama-server does), finish_reason "length".
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "Hello", "max_tokens": 65}),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["param"], "max_tokens");
+    let (st, v) = post(
+        &s,
+        "/v1/completions",
+        json!({"prompt": "word ".repeat(30), "max_tokens": 64, "ignore_eos": true}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let used = v["usage"]["prompt_tokens"].as_u64().unwrap()
+        + v["usage"]["completion_tokens"].as_u64().unwrap();
+    assert_eq!(used, 64, "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
     // Still serving.
     let (st, v) = post(
         &s,
@@ -573,12 +692,13 @@ async fn graceful_shutdown_ends_streams_cleanly_and_stops_listening() {
     let s = start(
         GEMMA,
         &Opts {
-            grace: Duration::from_millis(500),
+            grace: Duration::from_millis(1500),
             ..Opts::default()
         },
     )
     .await;
     let addr = s.local_addr();
+    let base = format!("http://{addr}");
     let r = client()
         .post(url(&s, "/v1/completions"))
         .json(&json!({"prompt": "Tell me a long story.", "max_tokens": 450, "ignore_eos": true, "stream": true}))
@@ -587,16 +707,68 @@ async fn graceful_shutdown_ends_streams_cleanly_and_stops_listening() {
         .unwrap();
     let reader = tokio::spawn(sse(r));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    tokio::time::timeout(Duration::from_secs(30), s.shutdown())
+    let t0 = std::time::Instant::now();
+    let stopping = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(30), s.shutdown())
+            .await
+            .expect("shutdown in time")
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // During the grace period: new requests get 503 with an OpenAI error, /health says so.
+    let r = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}))
+        .send()
         .await
-        .expect("shutdown in time")
-        .unwrap();
+        .expect("still answering during the grace period");
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "shutting_down", "{v}");
+    assert_eq!(v["error"]["type"], "server_error", "{v}");
+    let h = client().get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(h.status(), 503);
+    assert_eq!(h.json::<Value>().await.unwrap()["status"], "shutting_down");
+    // The in-flight stream was cut at the end of the grace: a final chunk saying why, [DONE].
+    stopping.await.unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "grace not given"
+    );
     let ev = reader.await.unwrap();
     assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
     let fin: Value = serde_json::from_str(&ev[ev.len() - 2]).unwrap();
     assert_eq!(fin["choices"][0]["finish_reason"], "cancelled");
     assert!(
+        stream_text(&ev).len() > 1,
+        "nothing streamed before the cut"
+    );
+    assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still listening"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_lets_short_generations_finish() {
+    let s = start(GEMMA, &Opts::default()).await;
+    let r = client()
+        .post(url(&s, "/v1/completions"))
+        .json(&json!({"prompt": "Once upon a time", "max_tokens": 12, "ignore_eos": true, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let reader = tokio::spawn(sse(r));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t0 = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), s.shutdown())
+        .await
+        .expect("shutdown in time")
+        .unwrap();
+    // Done as soon as the stream finished, not after the whole 10 s grace.
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    let ev = reader.await.unwrap();
+    assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+    let fin: Value = serde_json::from_str(&ev[ev.len() - 2]).unwrap();
+    assert_eq!(fin["choices"][0]["finish_reason"], "length");
 }

@@ -13,6 +13,8 @@ const GEMMA: &str = "gemma3-270m";
 const TENANTS: &str = r#"
 [tenants.alice]
 api_keys = ["sk-alice"]
+[metrics]
+api_keys = ["sk-metrics"]
 "#;
 
 type Ws =

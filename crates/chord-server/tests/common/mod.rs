@@ -153,10 +153,14 @@ pub fn stream_text(events: &[String]) -> String {
     t
 }
 
+/// The `[metrics]` key of the tests' tenants files (an open server ignores it).
+pub const METRICS_KEY: &str = "sk-metrics";
+
 /// A metric's value from /metrics text (first line starting with `series`).
 pub async fn metric(s: &Server, series: &str) -> Option<f64> {
     let text = client()
         .get(url(s, "/metrics"))
+        .bearer_auth(METRICS_KEY)
         .send()
         .await
         .ok()?
