@@ -31,9 +31,10 @@ def test_f32_kv_cache_equals_chord_run_kv_f32(load):
                                        ("gemma3-270m", "code")])
 def test_greedy_equals_llama_cpp_reference(load, reference, name, case):
     # With the reference's F32 KV cache the text is llama.cpp's up to the first step where
-    # llama.cpp's own two best logits are within 2% of each other: there a flavour whose kernels
-    # are not bit-identical to the reference build's (any but x86 AVX-512, see
-    # crates/chord-cpu/tests/fidelity.rs) may flip, and after it the texts are free to differ.
+    # llama.cpp's own two best logits are closer than a kernel flavour that is not bit-identical
+    # to the reference build's may be off (any but x86 AVX-512: 8e-2 of the largest logit, see
+    # REAL_TOL in crates/chord-cpu/tests/fidelity.rs, which also demands exactness on AVX-512);
+    # there the greedy choice may flip, and after it the texts are free to differ.
     p = reference(name)["prompts"][case]
     want = bytes.fromhex(p["greedy_bytes_hex"])
     model = load(name, kv_type="f32")
@@ -46,7 +47,7 @@ def test_greedy_equals_llama_cpp_reference(load, reference, name, case):
         end += len(model.detokenize([g["id"]]).encode())
         if end > same:
             (_, l0), (_, l1) = g["top5"][0], g["top5"][1]
-            assert abs(l0 - l1) < 2e-2 * abs(l0), f"parts from llama.cpp at step {step}, not a near-tie: {got!r} vs {want!r}"
+            assert abs(l0 - l1) < 8e-2 * abs(l0), f"parts from llama.cpp at step {step}, not a near-tie: {got!r} vs {want!r}"
             assert step >= 1, f"parts from llama.cpp at step {step}: too early to be a test"
             return
     raise AssertionError(f"texts differ past the reference: {got!r} vs {want!r}")
