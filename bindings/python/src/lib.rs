@@ -18,5 +18,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::TextStream>()?;
     m.add("ModelError", m.py().get_type::<errors::ModelError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The CPU kernel flavour this process runs (`CHORD_ISA` or the best the CPU has): tells
+    // whether results are llama.cpp's AVX-512 build's bits ("avx512", "avx512emu").
+    m.add("kernel_isa", chord_quant::selected_isa().name())?;
     Ok(())
 }

@@ -47,7 +47,7 @@ impl Rows for [f16] {
 }
 
 pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Result<()> {
-    let fast = matches!(isa, Isa::Avx2 | Isa::Avx512);
+    let fast = matches!(isa, Isa::Avx2 | Isa::Avx512Emu | Isa::Avx512);
     let hd = a.head_dim;
     if hd > MAX_HEAD_DIM || a.n_head_kv == 0 || !a.n_head.is_multiple_of(a.n_head_kv) {
         return Err(ModelError::Backend(format!(
@@ -70,6 +70,7 @@ pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Re
                 use crate::attention_ggml::{run as run_ggml, Lanes};
                 let lanes = match isa {
                     Isa::Avx512 => Some(Lanes::W16),
+                    Isa::Avx512Emu => Some(Lanes::W16Emu),
                     Isa::Avx2 => Some(Lanes::W8),
                     _ => None,
                 };

@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) enum Lanes {
     /// `__AVX512F__`: 16-lane vectors.
     W16,
+    /// `__AVX512F__`'s arithmetic with AVX2 instructions (the `avx512emu` flavour): the lane
+    /// code is the same Rust, only `ggml_v_expf` needs an AVX2 rendering of `vscalefps`.
+    W16Emu,
     /// `__AVX2__` + FMA: 8-lane vectors.
     W8,
 }
@@ -69,10 +72,12 @@ pub(crate) fn run(
                 let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(i * hd), hd) };
                 let qi = &q[i * hd..(i + 1) * hd];
                 // SAFETY: the backend's ISA was checked available when it was chosen (W16 is
-                // only used for Isa::Avx512, W8 for Isa::Avx2, which implies FMA).
+                // only used for Isa::Avx512, W16Emu and W8 for Isa::Avx512Emu and Isa::Avx2,
+                // which imply AVX2 and FMA).
                 unsafe {
                     match lanes {
                         Lanes::W16 => head_w16(p, qi, k, v, i, o, scores, acc),
+                        Lanes::W16Emu => head_w16_emu(p, qi, k, v, i, o, scores, acc),
                         Lanes::W8 => head_w8(p, qi, k, v, i, o, scores, acc),
                     }
                 }
@@ -101,6 +106,23 @@ unsafe fn head_w16(
 ) {
     // SAFETY: AVX-512F is enabled in this function.
     let exp = |g: &mut [f32; 16]| unsafe { crate::simd::x86::expf_16(g) };
+    head::<16, 64>(p, q, k, v, item, out, scores, acc, exp);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn head_w16_emu(
+    p: &AttentionShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    item: usize,
+    out: &mut [f32],
+    scores: &mut Vec<f32>,
+    acc: &mut Vec<f32>,
+) {
+    // SAFETY: AVX2 and FMA are enabled in this function.
+    let exp = |g: &mut [f32; 16]| unsafe { crate::simd::x86::expf_16_emu(g) };
     head::<16, 64>(p, q, k, v, item, out, scores, acc, exp);
 }
 

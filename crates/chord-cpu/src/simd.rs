@@ -4,8 +4,8 @@
 use half::f16;
 
 /// `fast`: use the AVX2/F16C code; the caller passes whether its kernel flavour allows it
-/// (`Isa::Avx2` or `Isa::Avx512`, which imply AVX2, FMA and F16C), so a backend pinned to the
-/// scalar flavour runs portable code here too.
+/// (the x86 flavours, which all imply AVX2, FMA and F16C), so a backend pinned to the scalar
+/// flavour runs portable code here too.
 pub(crate) fn dot_f32(fast: bool, a: &[f32], b: &[f32]) -> f32 {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = fast;
@@ -57,16 +57,18 @@ pub(crate) fn axpy_f16(fast: bool, acc: &mut [f32], p: f32, v: &[f16]) {
 
 /// SwiGLU, `gate = silu(gate) · up`, computed as ggml does on the same CPU: 16 (AVX-512) or 8
 /// (AVX2) lanes with ggml's polynomial `exp` (`ggml_v_expf`, ≤1.5 ulp), scalar `expf` for the
-/// tail. Matching ggml's arithmetic here keeps our activations closer to llama.cpp's.
+/// tail. Matching ggml's arithmetic here keeps our activations closer to llama.cpp's. The
+/// `avx512emu` flavour runs the AVX-512 variant's arithmetic with AVX2 instructions.
 pub(crate) fn swiglu(isa: chord_quant::Isa, gate: &mut [f32], up: &[f32]) {
     let n = gate.len().min(up.len());
     #[cfg(target_arch = "x86_64")]
     let done = {
         use chord_quant::Isa;
         // SAFETY: the backend's ISA was checked available when it was chosen; Avx512 implies
-        // AVX-512F and Avx2 implies AVX2+FMA.
+        // AVX-512F, Avx2 and Avx512Emu imply AVX2+FMA.
         match isa {
             Isa::Avx512 => unsafe { x86::swiglu_512(&mut gate[..n], &up[..n]) },
+            Isa::Avx512Emu => unsafe { x86::swiglu_512_emu(&mut gate[..n], &up[..n]) },
             Isa::Avx2 => unsafe { x86::swiglu_256(&mut gate[..n], &up[..n]) },
             _ => 0,
         }
@@ -256,6 +258,90 @@ pub(crate) mod x86 {
         n
     }
 
+    /// ggml's AVX-512 `ggml_v_expf`, lane for lane, with AVX2 instructions: the same FMAs in
+    /// the same order, and `vscalefps` (j·2^n, rounded once) as a multiply by 2^⌊n/2⌋, which is
+    /// exact, then by 2^(n-⌊n/2⌋), which rounds once, also into the subnormals (both factors
+    /// are normal floats for |n| ≤ 192; larger |n| takes the 0/inf blend, as in the original).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn expf_512_emu(x: __m256) -> __m256 {
+        let r = _mm256_set1_ps(f32::from_bits(0x4b40_0000)); // 0x1.8p23
+        let z = _mm256_fmadd_ps(x, _mm256_set1_ps(f32::from_bits(0x3fb8_aa3b)), r);
+        let n = _mm256_sub_ps(z, r);
+        let b = _mm256_fnmadd_ps(
+            n,
+            _mm256_set1_ps(f32::from_bits(0x35bf_be8e)),
+            _mm256_fnmadd_ps(n, _mm256_set1_ps(f32::from_bits(0x3f31_7200)), x),
+        );
+        let absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0), n);
+        let d = _mm256_cmp_ps::<_CMP_GT_OQ>(absn, _mm256_set1_ps(192.0));
+        let u = _mm256_mul_ps(b, b);
+        let j = _mm256_fmadd_ps(
+            _mm256_fmadd_ps(
+                _mm256_fmadd_ps(
+                    _mm256_set1_ps(f32::from_bits(0x3c07_2010)),
+                    b,
+                    _mm256_set1_ps(f32::from_bits(0x3d2b_9f17)),
+                ),
+                u,
+                _mm256_fmadd_ps(
+                    _mm256_set1_ps(f32::from_bits(0x3e2a_af33)),
+                    b,
+                    _mm256_set1_ps(f32::from_bits(0x3eff_fedb)),
+                ),
+            ),
+            u,
+            _mm256_fmadd_ps(
+                _mm256_set1_ps(f32::from_bits(0x3f7f_fff6)),
+                b,
+                _mm256_set1_ps(1.0),
+            ),
+        );
+        // n is a whole number; lanes where it is not finite or beyond ±192 are blended below.
+        let ni = _mm256_cvtps_epi32(n);
+        let hi = _mm256_srai_epi32::<1>(ni);
+        let lo = _mm256_sub_epi32(ni, hi);
+        let bias = _mm256_set1_epi32(127);
+        let p_hi = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(hi, bias)));
+        let p_lo = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(lo, bias)));
+        let res = _mm256_mul_ps(_mm256_mul_ps(j, p_hi), p_lo);
+        if _mm256_movemask_ps(d) == 0 {
+            return res;
+        }
+        let le = _mm256_cmp_ps::<_CMP_LE_OQ>(n, _mm256_setzero_ps());
+        let alt = _mm256_blendv_ps(_mm256_set1_ps(f32::INFINITY), _mm256_setzero_ps(), le);
+        _mm256_blendv_ps(res, alt, d)
+    }
+
+    /// `x[i] = ggml_v_expf(x[i])` over 16 lanes, the AVX-512 variant's bits with AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn expf_16_emu(x: &mut [f32; 16]) {
+        for h in 0..2 {
+            let p = x.as_mut_ptr().add(8 * h);
+            _mm256_storeu_ps(p, expf_512_emu(_mm256_loadu_ps(p)));
+        }
+    }
+
+    /// [`swiglu_512`]'s bits with AVX2: the same 16-element groups (so the same scalar tail),
+    /// each as two 8-lane halves of the AVX-512 arithmetic. Returns how many were done.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn swiglu_512_emu(gate: &mut [f32], up: &[f32]) -> usize {
+        let n = gate.len().min(up.len()) / 16 * 16;
+        let (one, zero) = (_mm256_set1_ps(1.0), _mm256_setzero_ps());
+        let mut i = 0;
+        while i < n {
+            let x = _mm256_loadu_ps(gate.as_ptr().add(i));
+            let e = expf_512_emu(_mm256_sub_ps(zero, x));
+            let s = _mm256_div_ps(x, _mm256_add_ps(one, e));
+            _mm256_storeu_ps(
+                gate.as_mut_ptr().add(i),
+                _mm256_mul_ps(s, _mm256_loadu_ps(up.as_ptr().add(i))),
+            );
+            i += 8;
+        }
+        n
+    }
+
     /// ggml's `ggml_v_expf` for 8 lanes (the AVX2 variant).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -339,6 +425,67 @@ pub(crate) mod x86 {
 mod tests {
     use super::*;
     use chord_quant::Isa;
+
+    /// The AVX2 emulation of AVX-512's `ggml_v_expf` gives its bits: against the real thing
+    /// where the CPU has AVX-512F, and everywhere against the same FMA chain evaluated in Rust
+    /// with `vscalefps` as an exact f64 scaling rounded once to f32 (correct for subnormals).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn expf_emulation_gives_the_avx512_bits() {
+        if !Isa::Avx512Emu.is_available() {
+            return;
+        }
+        let mut xs: Vec<f32> = (-110_000..110_000)
+            .map(|i| i as f32 * 0.001 + 1e-4)
+            .collect();
+        xs.extend([
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            -200.0,
+            -133.0,
+            -103.9,
+            -87.4,
+            88.7,
+            133.0,
+            0.0,
+            -0.0,
+            1e-30,
+        ]);
+        xs.resize(xs.len().div_ceil(16) * 16, 0.5);
+        let f = |b: u32| f32::from_bits(b);
+        let model = |x: f32| -> f32 {
+            let r = f(0x4b40_0000);
+            let n = x.mul_add(f(0x3fb8_aa3b), r) - r;
+            if n.abs() > 192.0 {
+                return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+            }
+            let b = (-n).mul_add(f(0x35bf_be8e), (-n).mul_add(f(0x3f31_7200), x));
+            let u = b * b;
+            let j = f(0x3c07_2010)
+                .mul_add(b, f(0x3d2b_9f17))
+                .mul_add(u, f(0x3e2a_af33).mul_add(b, f(0x3eff_fedb)));
+            let j = j.mul_add(u, f(0x3f7f_fff6).mul_add(b, 1.0));
+            (j as f64 * (n as f64).exp2()) as f32
+        };
+        let mut subnormal = 0;
+        for grp in xs.chunks_exact(16) {
+            let mut got: [f32; 16] = grp.try_into().unwrap();
+            unsafe { x86::expf_16_emu(&mut got) };
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut want: [f32; 16] = grp.try_into().unwrap();
+                unsafe { x86::expf_16(&mut want) };
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{grp:?}");
+                }
+            }
+            for (&x, g) in grp.iter().zip(&got) {
+                let w = model(x);
+                assert_eq!(g.to_bits(), w.to_bits(), "x={x}: {g:e} vs {w:e}");
+                subnormal += (w != 0.0 && !w.is_normal()) as usize;
+            }
+        }
+        assert!(subnormal > 100, "{subnormal}");
+    }
 
     /// The vectorised SwiGLU of every available flavour agrees with `x / (1 + expf(-x)) · u`
     /// within a few ulps (ggml's exp is within 1.5 ulp), including the range ends where exp

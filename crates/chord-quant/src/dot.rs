@@ -3,12 +3,18 @@
 //!   ggml's generic C).
 //! - `avx2` (x86_64 with AVX2+FMA): the hand-written kernels of `x86.rs` for the types that have
 //!   one (ggml's x86 reduction order), the generic bodies compiled with AVX2+FMA for the rest.
-//! - `avx512` (AVX-512 F/BW/VL + VNNI): the same with `vpdpbusd` for the u8×i8 sums.
+//! - `avx512` (AVX-512 F/BW/VL + VNNI): the same with `vpdpbusd` for the u8×i8 sums, and
+//!   llama.cpp's AVX-512 build's repacked Q2_K order.
+//! - `avx512emu` (x86_64 with AVX2+FMA): AVX2 instructions computing bit for bit what `avx512`
+//!   computes, so a CPU without AVX-512 reproduces llama.cpp's AVX-512 build (the one its
+//!   reference outputs come from). The integer sums are exact either way, so the vec-dots are
+//!   the `avx2` kernels except Q2_K's repacked order; the 16-lane float ops live in chord-cpu.
 //! - `simd128` (wasm32 built with `+simd128`, decided at compile time): the kernels of
 //!   `simd128/` for the types that have one, the scalar bodies for the rest.
 //!
-//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512|simd128` if set and available
-//! (otherwise the best available), else the best the CPU supports.
+//! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512emu|avx512|simd128` if set
+//! and available (otherwise the best available), else the best the CPU supports: `avx512`, else
+//! `avx512emu` on x86 (the same numbers on every x86 CPU with AVX2), then NEON or scalar.
 
 use crate::QuantError;
 use chord_gguf::GgmlType;
@@ -33,6 +39,9 @@ pub enum Isa {
     Scalar,
     /// x86_64 with AVX2, FMA and F16C.
     Avx2,
+    /// x86_64 with AVX2, FMA and F16C, computing exactly what [`Isa::Avx512`] computes
+    /// (llama.cpp's AVX-512 build's arithmetic, its 16-lane float ops as two 8-lane halves).
+    Avx512Emu,
     /// x86_64 with AVX2, FMA and AVX-512 F/BW/VL/VNNI.
     Avx512,
     /// aarch64 NEON (baseline on every aarch64 CPU).
@@ -48,6 +57,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512Emu => "avx512emu",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
             Isa::Simd128 => "simd128",
@@ -58,7 +68,7 @@ impl Isa {
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
-            Isa::Avx2 => avx2_detected(),
+            Isa::Avx2 | Isa::Avx512Emu => avx2_detected(),
             Isa::Avx512 => avx2_detected() && avx512_detected(),
             Isa::Neon => cfg!(target_arch = "aarch64"),
             Isa::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
@@ -66,7 +76,20 @@ impl Isa {
     }
 
     /// Every flavour this build knows, best last.
-    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
+    pub const ALL: [Isa; 6] = [
+        Isa::Scalar,
+        Isa::Avx2,
+        Isa::Avx512Emu,
+        Isa::Avx512,
+        Isa::Neon,
+        Isa::Simd128,
+    ];
+
+    /// Whether the flavour computes what llama.cpp's x86 AVX-512 build computes, the build its
+    /// reference outputs were made with (`avx512`, and `avx512emu` on AVX2 CPUs).
+    pub fn is_avx512_order(self) -> bool {
+        matches!(self, Isa::Avx512 | Isa::Avx512Emu)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -94,8 +117,8 @@ fn avx512_detected() -> bool {
     false
 }
 
-/// The flavour every kernel lookup uses, decided once: `CHORD_ISA` (`scalar` or `avx2`) if set
-/// and available, otherwise the best available.
+/// The flavour every kernel lookup uses, decided once: `CHORD_ISA` (a flavour's
+/// [`Isa::name`]) if set and available, otherwise the best available.
 pub fn selected_isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
@@ -187,17 +210,19 @@ fn lookup(w: GgmlType, isa: Isa) -> Option<(VecDotFn, &'static str)> {
         Isa::Scalar => table!(scalar, w),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86_table!(crate::x86::avx2, w).or_else(|| table!(avx2, w)),
-        #[cfg(target_arch = "x86_64")]
         // llama.cpp's AVX-512 build repacks Q2_K; its order is written out in k.rs.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if w == GgmlType::Q2_K => Some((
+        Isa::Avx512 | Isa::Avx512Emu if w == GgmlType::Q2_K => Some((
             crate::k::q2_k_q8_k_repacked::<false> as VecDotFn,
             "q2_K_q8_K",
         )),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => x86_table!(crate::x86::avx512, w).or_else(|| table!(avx2, w)),
+        // The integer sums are exact, so the AVX2 kernels return the AVX-512 ones' bits.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Emu => x86_table!(crate::x86::avx2, w).or_else(|| table!(avx2, w)),
         #[cfg(not(target_arch = "x86_64"))]
-        Isa::Avx2 | Isa::Avx512 => None,
+        Isa::Avx2 | Isa::Avx512Emu | Isa::Avx512 => None,
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => neon_table(w).or_else(|| table!(scalar, w)),
         #[cfg(not(target_arch = "aarch64"))]
@@ -252,10 +277,12 @@ use x86_table;
 fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
     match (w, isa) {
-        (GgmlType::Q2_K, Isa::Avx512) => {
+        (GgmlType::Q2_K, Isa::Avx512 | Isa::Avx512Emu) => {
             return Some(|n, w, a| a.map(|a| crate::k::q2_k_q8_k_repacked::<true>(n, w, a)))
         }
-        (GgmlType::Q4_K, Isa::Avx2) => return Some(crate::x86::avx2::q4_k_q8_k_x4_gemm),
+        (GgmlType::Q4_K, Isa::Avx2 | Isa::Avx512Emu) => {
+            return Some(crate::x86::avx2::q4_k_q8_k_x4_gemm)
+        }
         (GgmlType::Q4_K, Isa::Avx512) => return Some(crate::x86::avx512::q4_k_q8_k_x4_gemm),
         _ => {}
     }
@@ -268,9 +295,13 @@ fn lookup4_grouped(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
 fn lookup4_tiled(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
     match (w, isa) {
-        (GgmlType::Q6_K, Isa::Avx2) => return Some(crate::x86::avx2::q6_k_q8_k_x4_tiled),
+        (GgmlType::Q6_K, Isa::Avx2 | Isa::Avx512Emu) => {
+            return Some(crate::x86::avx2::q6_k_q8_k_x4_tiled)
+        }
         (GgmlType::Q6_K, Isa::Avx512) => return Some(crate::x86::avx512::q6_k_q8_k_x4_tiled),
-        (GgmlType::Q5_K, Isa::Avx2) => return Some(crate::x86::avx2::q5_k_q8_k_x4_tiled),
+        (GgmlType::Q5_K, Isa::Avx2 | Isa::Avx512Emu) => {
+            return Some(crate::x86::avx2::q5_k_q8_k_x4_tiled)
+        }
         (GgmlType::Q5_K, Isa::Avx512) => return Some(crate::x86::avx512::q5_k_q8_k_x4_tiled),
         _ => {}
     }
@@ -301,10 +332,10 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
             }};
         }
         match isa {
-            Isa::Avx2 => t4!(crate::x86::avx2),
-            Isa::Avx512 if w == GgmlType::Q2_K => {
+            Isa::Avx512 | Isa::Avx512Emu if w == GgmlType::Q2_K => {
                 Some(|n, w, a| a.map(|a| crate::k::q2_k_q8_k_repacked::<false>(n, w, a)))
             }
+            Isa::Avx2 | Isa::Avx512Emu => t4!(crate::x86::avx2),
             Isa::Avx512 => t4!(crate::x86::avx512),
             Isa::Scalar | Isa::Neon | Isa::Simd128 => None,
         }
@@ -346,6 +377,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                 $(
                     ($b, Isa::Scalar) => concat!("vec_dot_", $b, "/scalar"),
                     ($b, Isa::Avx2) => concat!("vec_dot_", $b, "/avx2"),
+                    ($b, Isa::Avx512Emu) => concat!("vec_dot_", $b, "/avx512emu"),
                     ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
                     ($b, Isa::Neon) => concat!("vec_dot_", $b, "/neon"),
                     ($b, Isa::Simd128) => concat!("vec_dot_", $b, "/simd128"),

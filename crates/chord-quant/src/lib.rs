@@ -46,11 +46,11 @@
 //! two disagree on rare ties. Q8_K activations use the reference code on every platform.
 //!
 //! # Kernel flavours
-//! [`Isa::Scalar`] is the reference. [`Isa::Avx2`] (x86_64) is the same source compiled with
-//! AVX2+FMA enabled so LLVM can vectorise the integer parts; LLVM never reassociates or
-//! contracts float operations on its own, so it returns identical bits (tested). The flavour is
-//! picked once per process ([`selected_isa`], env `CHORD_ISA=scalar|avx2`). Kernels never
-//! allocate.
+//! [`Isa::Scalar`] is the reference (ggml's generic C order). The x86 flavours follow
+//! llama.cpp's x86 builds instead: [`Isa::Avx2`] its AVX2 build, [`Isa::Avx512`] its AVX-512
+//! build, and [`Isa::Avx512Emu`] the AVX-512 build's numbers with AVX2 instructions (see the
+//! `dot` module). The flavour is picked once per process ([`selected_isa`], env
+//! `CHORD_ISA=scalar|avx2|avx512emu|avx512`). Kernels never allocate.
 
 pub mod block;
 mod dot;

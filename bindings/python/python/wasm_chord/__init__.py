@@ -14,7 +14,7 @@ the ``websockets`` package, imported only when it connects: ``pip install 'wasm-
 Its errors derive from :class:`ClientError`.
 """
 
-from ._native import Model, ModelError, TextStream, __version__
+from ._native import Model, ModelError, TextStream, __version__, kernel_isa
 from .client import Client, GenerationResult, Stream, TokenEvent
 from .errors import (
     AuthenticationError,
@@ -30,6 +30,7 @@ __all__ = [
     "ModelError",
     "TextStream",
     "__version__",
+    "kernel_isa",
     "Client",
     "Stream",
     "TokenEvent",

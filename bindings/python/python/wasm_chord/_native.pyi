@@ -3,6 +3,8 @@
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Union, overload
 
 __version__: str
+#: CPU kernel flavour in use: "scalar", "avx2", "avx512emu", "avx512" or "neon" (``CHORD_ISA`` overrides).
+kernel_isa: str
 
 class ModelError(Exception):
     """A model could not be found, loaded or run (the message is the runtime's)."""
