@@ -22,6 +22,8 @@
 //!   the fixture types whose llama.cpp path is reproduced (EXACT_TINY); no greedy step may
 //!   differ. The real-model tests run the default flavour, so on any x86 CPU with AVX2 they
 //!   demand exactness.
+//! - ISSUE_TOL: the issue's 1e-2 bar, for the fixture types outside EXACT_TINY on the
+//!   AVX-512-order flavours (measured 4.8e-3 IQ4_XS, 3.6e-4 F16, 1.8e-3 BF16).
 //! - REAL_TOL / TINY_TOL: logit error relative to the largest |logit| of the reference row for
 //!   the other flavours (real models: the measurements above with headroom; it still catches any
 //!   structural error — a wrong RoPE, norm, bias or mask moves logits by tens of percent) and
@@ -36,6 +38,7 @@
 const EXACT_TOL: f32 = 1e-6;
 const REAL_TOL: f32 = 8e-2;
 const TINY_TOL: f32 = 2e-2;
+const ISSUE_TOL: f32 = 1e-2;
 const NEAR_TIE: f32 = 2e-2;
 const MIN_MATCHED: f32 = 0.9;
 /// Fixture types whose llama.cpp x86 path the AVX-512 flavour reproduces exactly: all but
@@ -266,11 +269,16 @@ fn tiny_llama_every_quant_type_matches_llama_cpp() {
         let reference = load_json(&format!("tiny/{file}.json"));
         let model = open(fixture(&format!("{file}.gguf")));
         // Every kernel flavour this CPU has (the tiny models are cheap enough for all of them;
-        // the real models run with the selected one, and CI runs them once per flavour too).
+        // the real models run with the selected one).
         for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
             let backend = CpuBackend::with_isa(1, isa).expect("available");
             let exact = isa.is_avx512_order() && EXACT_TINY.contains(&ty);
-            let tol = if exact { EXACT_TOL } else { TINY_TOL };
+            let tol = match (exact, isa.is_avx512_order()) {
+                (true, _) => EXACT_TOL,
+                // The types whose reference path is not reproduced still meet the issue's bar.
+                (false, true) => ISSUE_TOL,
+                (false, false) => TINY_TOL,
+            };
             let mut r = run_model(&model, &reference, tol, &backend);
             if exact && r.matched != r.steps {
                 r.failures.push(format!(
