@@ -280,7 +280,9 @@ fn tiny_llama_every_quant_type_matches_llama_cpp() {
                 (false, false) => TINY_TOL,
             };
             let mut r = run_model(&model, &reference, tol, &backend);
-            if exact && r.matched != r.steps {
+            // On the AVX-512-order flavours every greedy step is llama.cpp's, on every type
+            // (measured: no near-tie needed).
+            if isa.is_avx512_order() && r.matched != r.steps {
                 r.failures.push(format!(
                     "{file}: {} of {} greedy steps (near-ties {:?})",
                     r.matched, r.steps, r.near_ties
