@@ -62,6 +62,19 @@ fn main() {
                 (n * rows) as f64 / dt / 1e6,
                 (rb * rows) as f64 / dt / 1e9
             );
+            // The four-token kernel (prefill), in token-elements per second.
+            if let Some(f4) = k.func4_grouped() {
+                let t0 = Instant::now();
+                let mut acc4 = 0f32;
+                for r in 0..rows {
+                    acc4 += f4(n, &w[r * rb..(r + 1) * rb], [&a, &a, &a, &a])[3];
+                }
+                let dt = t0.elapsed().as_secs_f64();
+                line += &format!(
+                    " x4: {:7.1} Melem/s [{acc4:.3e}]",
+                    (4 * n * rows) as f64 / dt / 1e6
+                );
+            }
         }
         println!("{line}");
     }

@@ -616,6 +616,7 @@ macro_rules! x86_kernels {
             let m4 = _mm256_set1_epi8(0xF);
             let mut acc = [0f32; 4];
             let mut acc_m = [0f32; 4];
+            let (mut accv, mut accv_m) = (_mm_setzero_ps(), _mm_setzero_ps());
             for i in 0..nb {
                 let x = &xs[i];
                 let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
@@ -632,23 +633,21 @@ macro_rules! x86_kernels {
                     sc[2 * j] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j));
                     sc[2 * j + 1] = _mm256_shuffle_epi8(scales, scale_shuffle_k4(2 * j + 1));
                 }
+                // Per token: the four 64-value sums (j) and the four mins products.
+                let mut sums = [_mm_setzero_si128(); 4];
+                let mut mins_p = [_mm_setzero_si128(); 4];
+                let mut dy = [0f32; 4];
                 for t in 0..4 {
                     let y = &ys[t][i];
-                    let yd = f32::from_le_bytes(y.d);
+                    dy[t] = f32::from_le_bytes(y.d);
                     let q8sums = load32(&y.bsums);
                     let q8s = _mm_hadd_epi16(
                         _mm256_extracti128_si256::<0>(q8sums),
                         _mm256_extracti128_si256::<1>(q8sums),
                     );
-                    let mut prod = [0i32; 4];
-                    _mm_storeu_si128(prod.as_mut_ptr().cast(), _mm_madd_epi16(mins, q8s));
-                    let (d, dmin) = (xd * yd, xdmin * yd);
-                    // ggml's repacked Q4_K gemm (llama.cpp's path for 4 tokens of one ubatch
-                    // on x86) takes one FMA per pair of sub-blocks (GEMM), where its gemv (the
-                    // one-row kernel above) takes one per super-block (!GEMM, bit-identical to
-                    // the one-row kernel): the same exact integer sums in different steps.
-                    let mut isum_sb = 0i32;
-                    for j in 0..QK_K / 64 {
+                    mins_p[t] = _mm_madd_epi16(mins, q8s);
+                    let mut v = [_mm256_setzero_si256(); 4];
+                    for (j, vj) in v.iter_mut().enumerate() {
                         let p16l = _mm256_madd_epi16(
                             sc[2 * j],
                             _mm256_maddubs_epi16(q4[2 * j], load32(&y.qs[64 * j..])),
@@ -657,22 +656,63 @@ macro_rules! x86_kernels {
                             sc[2 * j + 1],
                             _mm256_maddubs_epi16(q4[2 * j + 1], load32(&y.qs[64 * j + 32..])),
                         );
-                        let isum = hsum_i32_8(_mm256_add_epi32(p16l, p16h));
-                        if GEMM {
-                            acc[t] = (isum as f32).mul_add(d, acc[t]);
-                            acc_m[t] = (prod[j] as f32).mul_add(dmin, acc_m[t]);
-                        } else {
-                            isum_sb += isum;
-                        }
+                        *vj = _mm256_add_epi32(p16l, p16h);
                     }
-                    if !GEMM {
-                        let imin = prod[0] + prod[1] + prod[2] + prod[3];
-                        acc[t] = (isum_sb as f32).mul_add(d, acc[t]);
-                        acc_m[t] = (imin as f32).mul_add(dmin, acc_m[t]);
+                    // [Σ v0, Σ v1, Σ v2, Σ v3]: exact integer sums, so any adding order.
+                    let h = _mm256_hadd_epi32(
+                        _mm256_hadd_epi32(v[0], v[1]),
+                        _mm256_hadd_epi32(v[2], v[3]),
+                    );
+                    sums[t] = _mm_add_epi32(
+                        _mm256_extracti128_si256::<0>(h),
+                        _mm256_extracti128_si256::<1>(h),
+                    );
+                }
+                // ggml's repacked Q4_K gemm (llama.cpp's path for 4 tokens of one ubatch on
+                // x86) takes one FMA per pair of sub-blocks (GEMM), where its gemv (the one-row
+                // kernel above) takes one per super-block (!GEMM, bit-identical to the one-row
+                // kernel): the same exact integer sums in different steps. Per token the FMAs
+                // run in j order either way; GEMM runs the four tokens as the lanes of one FMA.
+                let d = _mm_mul_ps(_mm_set1_ps(xd), _mm_loadu_ps(dy.as_ptr()));
+                let dmin = _mm_mul_ps(_mm_set1_ps(xdmin), _mm_loadu_ps(dy.as_ptr()));
+                if GEMM {
+                    let by_j = transpose4(sums);
+                    let mins_by_j = transpose4(mins_p);
+                    for j in 0..4 {
+                        accv = _mm_fmadd_ps(_mm_cvtepi32_ps(by_j[j]), d, accv);
+                        accv_m = _mm_fmadd_ps(_mm_cvtepi32_ps(mins_by_j[j]), dmin, accv_m);
+                    }
+                } else {
+                    let (mut d4, mut dmin4) = ([0f32; 4], [0f32; 4]);
+                    _mm_storeu_ps(d4.as_mut_ptr(), d);
+                    _mm_storeu_ps(dmin4.as_mut_ptr(), dmin);
+                    for t in 0..4 {
+                        acc[t] = (hsum_i32_4(sums[t]) as f32).mul_add(d4[t], acc[t]);
+                        acc_m[t] = (hsum_i32_4(mins_p[t]) as f32).mul_add(dmin4[t], acc_m[t]);
                     }
                 }
             }
+            if GEMM {
+                _mm_storeu_ps(acc.as_mut_ptr(), accv);
+                _mm_storeu_ps(acc_m.as_mut_ptr(), accv_m);
+            }
             [0, 1, 2, 3].map(|t| acc[t] - acc_m[t])
+        }
+
+        /// Rows become columns: lane `t` of result `j` is lane `j` of `s[t]`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn transpose4(s: [__m128i; 4]) -> [__m128i; 4] {
+            let a = _mm_unpacklo_epi32(s[0], s[1]);
+            let b = _mm_unpacklo_epi32(s[2], s[3]);
+            let c = _mm_unpackhi_epi32(s[0], s[1]);
+            let d = _mm_unpackhi_epi32(s[2], s[3]);
+            [
+                _mm_unpacklo_epi64(a, b),
+                _mm_unpackhi_epi64(a, b),
+                _mm_unpacklo_epi64(c, d),
+                _mm_unpackhi_epi64(c, d),
+            ]
         }
 
         /// Q6_K against 4 activation rows (6-bit values and scales unpacked once per block).
