@@ -5,19 +5,10 @@
 # Scalar kernels (the SIMD128 ones are wasm32-only). Its own target dir: the std build and the
 # flags differ from the wasm32 builds. Several minutes the first time (std from source).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cd "$root"
-bindgen=${WASM_BINDGEN:-$HOME/.cache/wasm-chord/tools/bin/wasm-bindgen}
-[ -x "$bindgen" ] || bindgen=$(command -v wasm-bindgen) || {
-  echo "wasm-bindgen not found: run scripts/setup.sh (or scripts/setup.d/wasm.sh)" >&2
-  exit 1
-}
+. "$(dirname "$0")/lib.sh"
 dir="$root/target/wasm64"
 CARGO_TARGET_WASM64_UNKNOWN_UNKNOWN_RUSTFLAGS="-C panic=abort" nice -n 10 \
   cargo +nightly build --release --quiet -p chord-wasm --target wasm64-unknown-unknown \
   -Z build-std=std,panic_abort --target-dir "$dir"
-rm -rf "$here/pkg/wasm64"
-"$bindgen" --target web --out-dir "$here/pkg/wasm64" --out-name chord_wasm \
-  "$dir/wasm64-unknown-unknown/release/chord_wasm.wasm"
+bindgen_into wasm64 "$dir/wasm64-unknown-unknown/release/chord_wasm.wasm"
 echo "built $here/pkg/wasm64" >&2

@@ -1,25 +1,15 @@
 #!/usr/bin/env bash
 # Builds the package's two engines into bindings/js/pkg/: `scalar` (any WebAssembly engine) and
 # `simd` (`+simd128`: the SIMD128 kernels), each the chord-wasm crate for wasm32-unknown-unknown
-# post-processed by wasm-bindgen (--target web: an ES module that also runs in Node).
-# wasm-bindgen is the one scripts/setup.d/wasm.sh installs (version = the crate's, in Cargo.lock).
+# post-processed by wasm-bindgen (lib.sh: which one, and the --target web glue).
 # Parallelism: cargo's default, or CARGO_BUILD_JOBS (set it to 1 on a shared machine).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cd "$root"
-bindgen=${WASM_BINDGEN:-$HOME/.cache/wasm-chord/tools/bin/wasm-bindgen}
-[ -x "$bindgen" ] || bindgen=$(command -v wasm-bindgen) || {
-  echo "wasm-bindgen not found: run scripts/setup.sh (or scripts/setup.d/wasm.sh)" >&2
-  exit 1
-}
+. "$(dirname "$0")/lib.sh"
 build() { # flavor target-dir rustflags
   local flavor=$1 dir=$2 flags=$3
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" nice -n 10 \
     cargo build --release --quiet -p chord-wasm --target wasm32-unknown-unknown --target-dir "$dir"
-  rm -rf "$here/pkg/$flavor"
-  "$bindgen" --target web --out-dir "$here/pkg/$flavor" --out-name chord_wasm \
-    "$dir/wasm32-unknown-unknown/release/chord_wasm.wasm"
+  bindgen_into "$flavor" "$dir/wasm32-unknown-unknown/release/chord_wasm.wasm"
 }
 # The scalar build shares the workspace target dir (CI's wasm32 check builds there too); the
 # SIMD one needs its own, as its flags differ.

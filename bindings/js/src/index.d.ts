@@ -3,8 +3,15 @@
 // The WebSocket client of `chord serve` (src/client.ts; its types are generated into dist/).
 export * from '../dist/client.js';
 
+/**
+ * Load progress. A full load reports each chunk received. A streamed load (`streamBudget`)
+ * reports `{loaded: 0, total}` once the file is open, then each read of the engine's open
+ * (header and tokenizer, small tensors; synchronous, from inside the engine, so do not call into
+ * wasm-chord from the callback): `loaded` then ends well below `total`, as the layers are read
+ * later while generating (their reads show in `Model.streamStats`, not here).
+ */
 export interface LoadProgress {
-  /** Bytes received so far. */
+  /** Bytes received (a streamed load: read) so far; never decreases, never above `total`. */
   loaded: number;
   /** Total bytes, or null when the source does not say (e.g. a compressed HTTP response). */
   total: number | null;
@@ -25,7 +32,8 @@ export interface LoadOptions {
    * from the source as each layer runs (same output as a full load, slower). The source must
    * allow synchronous random access: a file path in Node, a Blob/File in a Web Worker
    * (FileReaderSync), or a URL whose server honours Range requests, in a Web Worker
-   * (synchronous XHR). Every layer must fit in the budget. `onProgress` is not called.
+   * (synchronous XHR). Every layer must fit in the budget. `onProgress` reports the reads of
+   * the open (see `LoadProgress`).
    */
   streamBudget?: number;
 }

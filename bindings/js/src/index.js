@@ -36,7 +36,7 @@ export {
 export async function loadModel(source, options = {}) {
   const { onProgress, signal, contextSize = 0, wasm = 'auto', streamBudget } = options;
   if (streamBudget !== undefined && streamBudget !== null) {
-    return loadStreamed(source, streamBudget, { contextSize, wasm, signal });
+    return loadStreamed(source, streamBudget, { contextSize, wasm, signal, onProgress });
   }
   let rt = null;
   let loader = null;
@@ -78,16 +78,28 @@ export async function loadModel(source, options = {}) {
  * Layer streaming: the file stays where it is (a Node path, a Blob/File in a Worker, or a URL
  * served with Range support, read by synchronous XHR in a Worker) and at most `budget` bytes of
  * weights are in wasm memory at once, read as each layer runs; outputs equal a full load.
+ * `onProgress` reports what the open reads (see `progressReader`).
  */
-async function loadStreamed(source, budget, { contextSize, wasm, signal }) {
+async function loadStreamed(source, budget, { contextSize, wasm, signal, onProgress }) {
   if (!Number.isSafeInteger(budget) || budget <= 0) {
     throw new TypeError('streamBudget must be a positive whole number of bytes');
   }
   if (signal && signal.aborted) throw abortError('model loading aborted');
   const rt = await runtime(wasm);
   const file = await openRanges(source);
+  const progress = onProgress ? progressReader(file, onProgress) : null;
   try {
-    const inner = call(rt, () => rt.glue.loadStreamed(file.reader, file.size, budget), file.label);
+    if (progress) onProgress({ loaded: 0, total: file.size });
+    const reader = progress ? progress.reader : file.reader;
+    let inner;
+    try {
+      inner = call(rt, () => rt.glue.loadStreamed(reader, file.size, budget), file.label);
+    } catch (e) {
+      // An exception of onProgress's own comes back as itself, not as the engine's I/O error.
+      throw (progress && progress.thrown) || e;
+    } finally {
+      if (progress) progress.done();
+    }
     const model = new Model(rt, inner, file);
     if (contextSize) model.setContextSize(contextSize);
     return model;
@@ -95,6 +107,41 @@ async function loadStreamed(source, budget, { contextSize, wasm, signal }) {
     file.close();
     throw e;
   }
+}
+
+/**
+ * Wraps `file.reader` so that each read the engine makes while it opens the model (header and
+ * tokenizer, the norms and other small tensors; the layers are read later, as they run) calls
+ * `onProgress({loaded, total})`: `loaded` the bytes read so far (never above `total`), `total`
+ * the file's size. The open is one synchronous engine call, so these calls come from inside it.
+ * After `done()` reads pass straight through: generation's layer reads report nothing (see
+ * `Model.streamStats`). `readAt` must not throw, so an exception of `onProgress` is kept in
+ * `thrown` and the read fails with a message instead.
+ */
+function progressReader(file, onProgress) {
+  let loaded = 0;
+  let opening = true;
+  const state = {
+    thrown: null,
+    done() {
+      opening = false;
+    },
+    reader: {
+      readAt(offset, dst) {
+        const err = file.reader.readAt(offset, dst);
+        if (err !== undefined || !opening) return err;
+        loaded = Math.min(loaded + dst.length, file.size);
+        try {
+          onProgress({ loaded, total: file.size });
+          return undefined;
+        } catch (e) {
+          state.thrown = e;
+          return `onProgress threw: ${e && e.message ? e.message : String(e)}`;
+        }
+      },
+    },
+  };
+  return state;
 }
 
 /** Runs `f` on the engine, turning a trap into an Error and discarding the broken instance. */

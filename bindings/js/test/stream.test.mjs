@@ -1,6 +1,7 @@
 // Layer streaming in Node: Gemma 3 270M with a quarter of its file as the budget, read through
 // `fs.readSync`, generates the same greedy tokens as the full load and the native `chord run`,
-// reports its cache statistics, and bad budgets/sources are Errors. Also times both, for
+// reports its cache statistics and the open's reads through onProgress, and bad
+// budgets/sources/callbacks are Errors. Also times both, for
 // BENCHMARKS.md (printed as a diagnostic).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,8 +34,23 @@ test('gemma streamed with a quarter budget equals the full load and native chord
   const native = nativeRun(GEMMA, PROMPT, N);
   assert.equal(want.text, native);
 
-  const model = await loadModel(GEMMA, { streamBudget: budget });
+  const progress = [];
+  const model = await loadModel(GEMMA, {
+    streamBudget: budget,
+    onProgress: (p) => progress.push({ ...p }),
+  });
   try {
+    // onProgress: the open's reads, from 0 up, monotone, bounded by the file size; the header
+    // and tokenizer alone are well over 0, the layers (read while generating) are not included.
+    assert.ok(progress.length >= 2, JSON.stringify(progress));
+    assert.deepEqual(progress[0], { loaded: 0, total: size });
+    for (let i = 1; i < progress.length; i++) {
+      assert.equal(progress[i].total, size);
+      assert.ok(progress[i].loaded >= progress[i - 1].loaded, `not monotone at ${i}`);
+    }
+    const opened = progress.at(-1).loaded;
+    assert.ok(opened > 1 << 20 && opened < size / 2, `open read ${opened} of ${size}`);
+    const atOpen = progress.length;
     assert.equal(model.metadata.file_size, size);
     const got = await greedy(model);
     assert.deepEqual(got.tokens, want.tokens);
@@ -45,6 +61,7 @@ test('gemma streamed with a quarter budget equals the full load and native chord
     assert.ok(s.bytesRead > size, `re-reads expected: ${JSON.stringify(s)}`);
     assert.ok(s.residentBytes <= budget, JSON.stringify(s));
     assert.ok(s.hitRate > 0 && s.hitRate < 1, JSON.stringify(s));
+    assert.equal(progress.length, atOpen, 'generation reads are not load progress');
     const tps = (r) => (r.tokens.length / (r.ms / 1000)).toFixed(2);
     t.diagnostic(
       `gemma3-270m, ${N} tokens incl. prompt: full ${tps(want)} tok/s, streamed (budget ${budget} of ` +
@@ -65,6 +82,17 @@ test('streaming errors: bad budgets, a budget below one layer, sources without r
   await assert.rejects(
     loadModel(new Blob([new Uint8Array(16)]), { streamBudget: 1 << 26 }),
     /FileReaderSync/,
+  );
+  // An exception of onProgress fails the load with that very exception.
+  const boom = new Error('progress bar gone');
+  await assert.rejects(
+    loadModel(GEMMA, {
+      streamBudget: 1 << 26,
+      onProgress: ({ loaded }) => {
+        if (loaded > 0) throw boom;
+      },
+    }),
+    (e) => e === boom,
   );
   // The engine is still usable afterwards.
   const m = await loadModel(GEMMA, { streamBudget: 1 << 26 });

@@ -10,7 +10,7 @@
 //! Timings are wall-clock on whatever else the machine runs: note `uptime` beside them.
 
 use chord_engine::{Engine, EngineOptions, SamplerConfig};
-use chord_model::sampler::Sampler;
+use chord_model::sampler::{argmax, Sampler};
 use chord_model::{KvCache, Logits, Scratch, SeqBatch};
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,7 @@ fn profile_batch(
         let logits = engine
             .model
             .forward(backend, cache, &prompt, Logits::Last, &mut scratch)?;
-        next.push(argmax(logits));
+        next.push(argmax(logits).expect("some logit is not NaN") as u32);
     }
     let mut samplers: Vec<Sampler> = (0..b)
         .map(|_| Sampler::new(SamplerConfig::greedy(), n_vocab))
@@ -176,14 +176,4 @@ fn profile_batch(
         );
     }
     Ok(())
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best as u32
 }

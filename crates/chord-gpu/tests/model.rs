@@ -25,13 +25,7 @@ const STEPS: usize = 32;
 const TOL: f32 = 8e-2;
 
 fn argmax(v: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best as u32
+    chord_model::sampler::argmax(v).expect("some logit is not NaN") as u32
 }
 
 /// Greedy generation, returning the tokens and the logits of every step.

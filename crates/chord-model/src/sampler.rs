@@ -528,11 +528,23 @@ impl Sampler {
     }
 }
 
-/// Argmax over the logits, lowest id on ties (llama.cpp's greedy sampler).
+/// Argmax over the logits, lowest id on ties (llama.cpp's greedy sampler); all `-inf` (or
+/// empty) is an error. NaN is rejected by [`Sampler::sample`] before this runs.
 fn greedy(logits: &[f32]) -> Result<(u32, f32), SampleError> {
+    match argmax(logits) {
+        Some(i) if logits[i] != f32::NEG_INFINITY => Ok((token_id(i), logits[i])),
+        _ => Err(SampleError::NoCandidates { step: None }),
+    }
+}
+
+/// The index of the largest value: the first one on ties (so the lowest token id, as the
+/// greedy sampler and llama.cpp pick); NaN is never chosen; `-0.0` and `0.0` tie. `None` for an
+/// empty slice or one of NaN only. Infinities are ordinary values here (all `-inf` gives index
+/// 0); [`Sampler::sample`] is the checked path that rejects NaN/+inf logits with an error.
+pub fn argmax(logits: &[f32]) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, &l) in logits.iter().enumerate() {
-        if l == f32::NEG_INFINITY {
+        if l.is_nan() {
             continue;
         }
         match best {
@@ -540,10 +552,7 @@ fn greedy(logits: &[f32]) -> Result<(u32, f32), SampleError> {
             _ => best = Some((i, l)),
         }
     }
-    match best {
-        Some((i, l)) => Ok((token_id(i), l)),
-        None => Err(SampleError::NoCandidates { step: None }),
-    }
+    best.map(|(i, _)| i)
 }
 
 /// `e^x`, bit-identical on every platform: range reduction by ln 2 and a degree-12 Taylor
@@ -635,6 +644,29 @@ impl Xoshiro256StarStar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argmax_first_wins_on_ties_and_skips_nan() {
+        let nan = f32::NAN;
+        assert_eq!(argmax(&[]), None);
+        assert_eq!(argmax(&[nan, nan]), None);
+        assert_eq!(argmax(&[1.0, 3.0, 2.0]), Some(1));
+        assert_eq!(
+            argmax(&[1.0, 3.0, 3.0, 2.0]),
+            Some(1),
+            "first index on a tie"
+        );
+        assert_eq!(argmax(&[-0.0, 0.0]), Some(0), "-0 and 0 tie");
+        assert_eq!(
+            argmax(&[nan, 1.0, nan, 2.0, nan]),
+            Some(3),
+            "NaN never chosen"
+        );
+        assert_eq!(argmax(&[nan, -1.0]), Some(1), "a NaN first does not stick");
+        assert_eq!(argmax(&[f32::NEG_INFINITY; 3]), Some(0));
+        assert_eq!(argmax(&[1.0, f32::INFINITY, f32::INFINITY]), Some(1));
+        assert_eq!(argmax(&[f32::MIN, f32::NEG_INFINITY]), Some(0));
+    }
 
     #[test]
     fn exp_det_matches_std() {

@@ -21,6 +21,38 @@ async fn post(s: &chord_server::Server, path: &str, body: Value) -> (u16, Value)
     (status, r.json().await.expect("JSON body"))
 }
 
+/// Checks an OpenAI error response (status, `error.code`, an `*_error` type, a message) and
+/// returns its body.
+async fn expect_error(r: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "{code}");
+    let v: Value = r.json().await.expect("error body is JSON");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("_error")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    v
+}
+
+/// A bad request must not break the server: a small good one still succeeds.
+async fn assert_still_serving(s: &chord_server::Server, after: &str) {
+    let (st, v) = post(
+        s,
+        "/v1/completions",
+        json!({"prompt": "Hello", "max_tokens": 1}),
+    )
+    .await;
+    assert_eq!(st, 200, "after {after}: {v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greedy_completion_and_its_stream_equal_session_output() {
     let prompt = "Once upon a time";
@@ -309,21 +341,19 @@ async fn tenants_get_401_403_429_with_retry_after() {
     .await;
     let body = json!({"model": GEMMA, "prompt": "Hello there", "max_tokens": 4});
     for key in [None, Some("sk-wrong"), Some("sk-alicex")] {
-        let r = post_key(&s, key, body.clone()).await;
-        assert_eq!(r.status(), 401, "{key:?}");
-        let v: Value = r.json().await.unwrap();
-        assert_eq!(v["error"]["code"], "invalid_api_key");
+        let v = expect_error(
+            post_key(&s, key, body.clone()).await,
+            401,
+            "invalid_api_key",
+        )
+        .await;
         assert!(
             !v.to_string().contains("sk-wrong"),
             "the key is echoed: {v}"
         );
     }
     let r = post_key(&s, Some("sk-bob"), body.clone()).await;
-    assert_eq!(r.status(), 403);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "model_not_allowed"
-    );
+    expect_error(r, 403, "model_not_allowed").await;
     let models: Value = client()
         .get(url(&s, "/v1/models"))
         .bearer_auth("sk-bob")
@@ -357,10 +387,7 @@ async fn tenants_get_401_403_429_with_retry_after() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "rate_limit_exceeded"
-    );
+    expect_error(r, 429, "rate_limit_exceeded").await;
 
     // Concurrency: alice's second request while her first streams.
     let r1 = post_key(&s, Some("sk-alice"), json!({"prompt": "Count to one hundred:", "max_tokens": 300, "ignore_eos": true, "stream": true})).await;
@@ -380,11 +407,7 @@ async fn tenants_get_401_403_429_with_retry_after() {
         json!({"prompt": long, "max_tokens": 1}),
     )
     .await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "context_length_exceeded"
-    );
+    expect_error(r, 400, "context_length_exceeded").await;
     // /metrics is not public with a tenants file: no key or a wrong one gets 401 (JSON).
     for key in [None, Some("sk-wrong")] {
         let (st, body) = metrics_as(&s, key).await;
@@ -430,144 +453,109 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
         },
     )
     .await;
-    let raw = |b: &'static str| {
-        let u = url(&s, "/v1/completions");
-        async move {
-            client()
-                .post(u)
-                .header("content-type", "application/json")
-                .body(b)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let cases: Vec<(reqwest::Response, u16, &str)> = vec![
-        (raw("{not json").await, 400, "invalid_json"),
-        (raw("[1, 2]").await, 400, "invalid_json"),
-        (raw("").await, 400, "invalid_json"),
+    const CMPL: &str = "/v1/completions";
+    const CHAT: &str = "/v1/chat/completions";
+    let long = "word ".repeat(100);
+    let user = |content: &str| json!([{"role": "user", "content": content}]);
+    let texts = |bodies: &[&str]| bodies.iter().map(|b| b.to_string()).collect::<Vec<_>>();
+    let jsons = |bodies: &[Value]| bodies.iter().map(Value::to_string).collect::<Vec<_>>();
+    // (path, status, error code, bodies)
+    let groups: Vec<(&str, u16, &str, Vec<String>)> = vec![
         (
-            raw(r#"{"prompt": "hi", "temperature": "hot"}"#).await,
+            CMPL,
             400,
-            "invalid_request",
-        ),
-        (raw(r#"{"prompt": 42}"#).await, 400, "invalid_request"),
-        (
-            raw(r#"{"prompt": "hi", "max_tokens": "ten"}"#).await,
-            400,
-            "invalid_request",
+            "invalid_json",
+            texts(&["{not json", "[1, 2]", ""]),
         ),
         (
-            raw(r#"{"prompt": "hi", "stop": [1, 2]}"#).await,
+            CMPL,
             400,
             "invalid_request",
+            texts(&[
+                r#"{"prompt": "hi", "temperature": "hot"}"#,
+                r#"{"prompt": 42}"#,
+                r#"{"prompt": "hi", "max_tokens": "ten"}"#,
+                r#"{"prompt": "hi", "stop": [1, 2]}"#,
+                r#"{"prompt": "hi", "stream": "yes"}"#,
+                r#"{"max_tokens": 3}"#,
+                r#"{"prompt": "hi", "max_tokens": -1}"#,
+            ]),
         ),
         (
-            raw(r#"{"prompt": "hi", "stream": "yes"}"#).await,
-            400,
-            "invalid_request",
-        ),
-        (raw(r#"{"max_tokens": 3}"#).await, 400, "invalid_request"),
-        (
-            raw(r#"{"prompt": "hi", "max_tokens": -1}"#).await,
-            400,
-            "invalid_request",
-        ),
-        (
-            raw(r#"{"prompt": "hi", "max_tokens": 1000000000000}"#).await,
+            CMPL,
             400,
             "invalid_value",
+            texts(&[
+                r#"{"prompt": "hi", "max_tokens": 1000000000000}"#,
+                r#"{"prompt": "hi", "n": 2}"#,
+                r#"{"prompt": "hi", "temperature": 0.5, "repeat_penalty": 0}"#,
+            ]),
         ),
         (
-            raw(r#"{"prompt": "hi", "n": 2}"#).await,
-            400,
-            "invalid_value",
-        ),
-        (
-            raw(r#"{"prompt": "hi", "temperature": 0.5, "repeat_penalty": 0}"#).await,
-            400,
-            "invalid_value",
-        ),
-        (
-            raw(r#"{"prompt": "hi", "model": "gpt-4"}"#).await,
+            CMPL,
             404,
             "model_not_found",
+            texts(&[r#"{"prompt": "hi", "model": "gpt-4"}"#]),
         ),
         (
-            post_key(&s, None, json!({"prompt": "word ".repeat(100)})).await,
+            CMPL,
             400,
             "context_length_exceeded",
+            jsons(&[json!({"prompt": long})]),
         ),
-    ];
-    let chat = |b: Value| {
-        let u = url(&s, "/v1/chat/completions");
-        async move { client().post(u).json(&b).send().await.unwrap() }
-    };
-    let cases2: Vec<(reqwest::Response, u16, &str)> = vec![
-        (chat(json!({"messages": 5})).await, 400, "invalid_request"),
         (
-            chat(json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": "ten"}))
-                .await,
+            CHAT,
             400,
             "invalid_request",
+            jsons(&[
+                json!({"messages": 5}),
+                json!({"messages": user("hi"), "max_tokens": "ten"}),
+            ]),
         ),
-        (chat(json!({"messages": []})).await, 400, "invalid_value"),
         (
-            chat(json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})).await,
+            CHAT,
             400,
             "invalid_value",
+            jsons(&[
+                json!({"messages": []}),
+                json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+                json!({"messages": user("hi"), "n": 3}),
+            ]),
         ),
         (
-            chat(json!({"messages": [{"role": "user", "content": "word ".repeat(100)}]})).await,
+            CHAT,
             400,
             "context_length_exceeded",
-        ),
-        (
-            chat(json!({"messages": [{"role": "user", "content": "hi"}], "n": 3})).await,
-            400,
-            "invalid_value",
+            jsons(&[json!({"messages": user(&long)})]),
         ),
         // Over the body limit (2 MiB): 413 with an OpenAI error, not axum's plain text.
         (
-            raw(Box::leak(
-                format!(r#"{{"prompt": "{}"}}"#, "a".repeat(3 << 20)).into_boxed_str(),
-            ))
-            .await,
+            CMPL,
             413,
             "request_too_large",
+            vec![format!(r#"{{"prompt": "{}"}}"#, "a".repeat(3 << 20))],
         ),
     ];
-    // Unknown paths and methods get OpenAI errors too.
-    let nf = client().get(url(&s, "/v1/nothing")).send().await.unwrap();
-    let na = client()
-        .get(url(&s, "/v1/completions"))
-        .send()
-        .await
-        .unwrap();
-    let cases3: Vec<(reqwest::Response, u16, &str)> =
-        vec![(nf, 404, "unknown_url"), (na, 405, "method_not_supported")];
-    for (r, status, code) in cases.into_iter().chain(cases2).chain(cases3) {
-        assert_eq!(r.status().as_u16(), status, "{code}");
-        let v: Value = r.json().await.expect("error body is JSON");
-        assert_eq!(v["error"]["code"], code, "{v}");
-        assert!(
-            v["error"]["type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("_error")),
-            "{v}"
-        );
-        assert!(v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
-        // The server keeps serving after each bad request.
-        let (st, v) = post(
-            &s,
-            "/v1/completions",
-            json!({"prompt": "Hello", "max_tokens": 1}),
-        )
-        .await;
-        assert_eq!(st, 200, "after {code}: {v}");
+    let cases = groups.into_iter().flat_map(|(path, status, code, bodies)| {
+        bodies.into_iter().map(move |b| (path, b, status, code))
+    });
+    for (path, body, status, code) in cases {
+        let r = client()
+            .post(url(&s, path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, status, code).await;
+        assert_still_serving(&s, code).await;
     }
+    // Unknown paths and methods get OpenAI errors too.
+    let r = client().get(url(&s, "/v1/nothing")).send().await.unwrap();
+    expect_error(r, 404, "unknown_url").await;
+    let r = client().get(url(&s, CMPL)).send().await.unwrap();
+    expect_error(r, 405, "method_not_supported").await;
+    assert_still_serving(&s, "method_not_supported").await;
     // The prompt-too-long error names the sizes and the field.
     let r = post_key(&s, None, json!({"prompt": "word ".repeat(100)})).await;
     let v: Value = r.json().await.unwrap();
@@ -630,11 +618,7 @@ async fn health_models_and_metrics() {
     let h = client().get(url(&s, "/health")).send().await.unwrap();
     assert_eq!(h.status(), 503);
     let r = post_key(&s, None, json!({"prompt": "hi"})).await;
-    assert_eq!(r.status(), 503);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "model_loading"
-    );
+    expect_error(r, 503, "model_loading").await;
     s.set_engine(engine(GEMMA)).unwrap();
     assert!(s.set_engine(engine(GEMMA)).is_err());
     let h: Value = client()
@@ -722,9 +706,7 @@ async fn graceful_shutdown_ends_streams_cleanly_and_stops_listening() {
         .send()
         .await
         .expect("still answering during the grace period");
-    assert_eq!(r.status(), 503);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "shutting_down", "{v}");
+    let v = expect_error(r, 503, "shutting_down").await;
     assert_eq!(v["error"]["type"], "server_error", "{v}");
     let h = client().get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(h.status(), 503);

@@ -88,14 +88,11 @@ impl Rng {
     }
 }
 
-fn argmax(v: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best as u32
+/// Greedy pick; the model's logits all NaN is an error, not a token.
+fn argmax(v: &[f32]) -> anyhow::Result<u32> {
+    chord_model::sampler::argmax(v)
+        .map(|i| i as u32)
+        .ok_or_else(|| anyhow::anyhow!("the model's logits are all NaN"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -159,7 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let logits = model.forward(backend, &mut cache, &prompt, Logits::Last, &mut scratch)?;
             let pp = t.elapsed();
             let ts = Instant::now();
-            std::hint::black_box(argmax(logits));
+            std::hint::black_box(argmax(logits)?);
             sampling += ts.elapsed();
             ttfts.push(t.elapsed().as_secs_f64() * 1e3);
             pp_rates.push(args.n_prompt as f64 / pp.as_secs_f64());
@@ -173,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let logits =
                     model.forward(backend, &mut cache, &[tok], Logits::Last, &mut scratch)?;
                 let tsm = Instant::now();
-                tok = argmax(logits);
+                tok = argmax(logits)?;
                 sampling += tsm.elapsed();
                 itls.push(ts.elapsed().as_secs_f64() * 1e3);
             }

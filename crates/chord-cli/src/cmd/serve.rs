@@ -1,6 +1,7 @@
 //! `chord serve`: the OpenAI-compatible HTTP + WebSocket server (chord-server) over the
 //! engine's batching scheduler. The socket is bound first (so `/health` answers "loading"
-//! while the model loads); SIGTERM or Ctrl-C shut down gracefully.
+//! while the model loads); SIGTERM or Ctrl-C shut down gracefully, also during the load (the
+//! handlers are installed before it: the listener closes, exit status 0).
 
 use super::common::{load_engine, DeviceArg, KvTypeArg, ModelArgs};
 use anyhow::Context;
@@ -54,6 +55,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // Registered before anything slow (tenants file, bind, model load): from here a SIGTERM or
+    // Ctrl-C no longer kills the process with the default action, it is seen by the select
+    // around the load or by the graceful-shutdown task once serving.
+    let signals = {
+        let _guard = rt.enter();
+        Signals::install().context("installing the SIGTERM/SIGINT handlers")?
+    };
+    let res = rt.block_on(serve(args, signals));
+    // A load interrupted by a signal still runs on a blocking thread (loading cannot be
+    // cancelled midway); dropping the runtime would wait for it, so leave it to the exit.
+    rt.shutdown_background();
+    res
+}
+
+async fn serve(args: Args, mut signals: Signals) -> anyhow::Result<()> {
     let tenants = match &args.tenants {
         Some(p) => Tenants::load(p)?,
         None => Tenants::open(),
@@ -68,70 +89,104 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.model.clone()
         }
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
-        let opts = ServerOptions {
-            model_id,
-            scheduler: SchedulerConfig {
-                n_slots: args.slots,
-                n_ctx: args.ctx,
-                max_batch_tokens: args.batch_tokens,
-            },
-            tenants,
-            shutdown_grace: Duration::from_secs(args.shutdown_grace),
-        };
-        let server = Server::bind(SocketAddr::new(args.host, args.port), opts).await?;
-        if server.is_open() {
-            eprintln!("warning: no --tenants file: the server is open to anyone on this machine (loopback only)");
+    let opts = ServerOptions {
+        model_id,
+        scheduler: SchedulerConfig {
+            n_slots: args.slots,
+            n_ctx: args.ctx,
+            max_batch_tokens: args.batch_tokens,
+        },
+        tenants,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    let server = Server::bind(SocketAddr::new(args.host, args.port), opts).await?;
+    if server.is_open() {
+        eprintln!(
+            "warning: no --tenants file: the server is open to anyone on this machine (loopback only)"
+        );
+    }
+    eprintln!("listening on http://{}", server.local_addr());
+    let model_args = ModelArgs {
+        model: args.model.clone(),
+        threads: args.threads,
+        ctx: args.ctx,
+        kv_type: args.kv_type,
+        device: args.device,
+        stream_budget: None,
+        prefetch: 1,
+    };
+    let load = tokio::task::spawn_blocking(move || load_engine(&model_args));
+    let engine = tokio::select! {
+        r = load => r.context("loading the model")??,
+        _ = signals.recv() => {
+            // No engine yet, so nothing is in flight: shutting down just closes the listener.
+            // The load thread is abandoned (see `run`); exit status 0, as a shutdown after load.
+            say("shutdown requested during model load; exiting");
+            server.shutdown().await?;
+            return Ok(());
         }
-        eprintln!("listening on http://{}", server.local_addr());
-        let model_args = ModelArgs {
-            model: args.model.clone(),
-            threads: args.threads,
-            ctx: args.ctx,
-            kv_type: args.kv_type,
-            device: args.device,
-            stream_budget: None,
-            prefetch: 1,
-        };
-        let engine = tokio::task::spawn_blocking(move || load_engine(&model_args))
-            .await
-            .context("loading the model")??;
-        server.set_engine(Arc::new(engine))?;
-        eprintln!("ready: {} slots × {} tokens", args.slots, args.ctx);
-        let handle = server.shutdown_handle();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            eprintln!("shutting down");
-            handle.shutdown();
-        });
-        server.wait().await?;
-        Ok(())
-    })
+    };
+    server.set_engine(Arc::new(engine))?;
+    eprintln!("ready: {} slots × {} tokens", args.slots, args.ctx);
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        signals.recv().await;
+        say("shutting down");
+        handle.shutdown();
+    });
+    server.wait().await?;
+    Ok(())
 }
 
-async fn wait_for_signal() {
+/// A line on stderr that cannot panic: on the shutdown paths stderr may already be a closed
+/// pipe, and `eprintln!` would panic there (in the signal task: the shutdown would never begin).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// SIGTERM and SIGINT (Ctrl-C), registered at once by [`Signals::install`] (not lazily on first
+/// poll, as `tokio::signal::ctrl_c()` is), so one delivered at any later point is kept until
+/// [`Signals::recv`] looks.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(not(unix))]
+    ctrl_c: tokio::signal::windows::CtrlC,
+}
+
+impl Signals {
+    /// Needs the runtime's context (`Runtime::enter`).
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {
+                ctrl_c: tokio::signal::windows::ctrl_c()?,
+            })
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = self.ctrl_c.recv().await;
+        }
     }
 }
