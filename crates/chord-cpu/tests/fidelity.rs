@@ -49,6 +49,7 @@ const EXACT_TINY: [&str; 12] = [
 ];
 
 use chord_cpu::CpuBackend;
+use chord_model::sampler::argmax;
 use chord_model::{KvType, Logits, Model, Scratch};
 use chord_quant::Isa;
 use chord_testkit::{fixture, model as model_path, reference as load_json};
@@ -78,16 +79,6 @@ fn pairs(v: &Value) -> Vec<(u32, f32)> {
             )
         })
         .collect()
-}
-
-fn argmax(x: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 /// Compares our logits with reference (id, logit) pairs: the largest error relative to the
@@ -175,7 +166,7 @@ fn run_model(model: &Model, reference: &Value, tol: f32, backend: &CpuBackend) -
             let want = g["id"].as_u64().expect("id") as u32;
             let top5 = pairs(&g["top5"]);
             let what = format!("{} / {name} / greedy step {step}", reference["model"]);
-            let got = argmax(&logits);
+            let got = argmax(&logits).expect("finite logits") as u32;
             report.steps += 1;
             if got != want {
                 let scale = top5[0].1.abs().max(1e-6);

@@ -540,6 +540,7 @@ pub(crate) fn vec_dot_q6_k_q8_k(n: usize, w: &[u8], act: &[u8]) -> f32 {
 
 /// Per 128-value half of a Q2_K block against one Q8_K block: (Σ scale·dot, Σ min·bsum), exact.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the x86 flavours only
 fn q2_k_halves(x: &BlockQ2K, y: &BlockQ8K) -> [(i32, i32); 2] {
     let q8 = y.quants();
     let mut out = [(0i32, 0i32); 2];
@@ -564,6 +565,7 @@ fn q2_k_halves(x: &BlockQ2K, y: &BlockQ8K) -> [(i32, i32); 2] {
 /// matrices of 8k rows): exact integer sums, then one FMA by (scale × activation scale) per
 /// super-block (`GEMM` false: its gemv, single rows) or per 128-value half (`GEMM` true: its
 /// gemm, quads of one ubatch); the mins likewise in their own sum, subtracted at the end.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the x86 flavours only
 pub(crate) fn q2_k_q8_k_repacked<const GEMM: bool>(n: usize, w: &[u8], act: &[u8]) -> f32 {
     let xs = as_blocks::<BlockQ2K>(w);
     let ys = as_blocks::<BlockQ8K>(act);
