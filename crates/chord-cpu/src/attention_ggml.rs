@@ -92,56 +92,44 @@ pub(crate) fn run(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn head_w16(
-    p: &AttentionShape,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    item: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-    acc: &mut Vec<f32>,
-) {
-    // SAFETY: AVX-512F is enabled in this function.
-    let exp = |g: &mut [f32; 16]| unsafe { crate::simd::x86::expf_16(g) };
-    head::<16, 64>(p, q, k, v, item, out, scores, acc, exp);
+/// One [`head`] instantiation per ggml build, compiled with that build's features so the lane
+/// loops vectorise and `mul_add` is one FMA; `$exp` is that build's `ggml_v_expf` over W lanes.
+macro_rules! head_fn {
+    ($name:ident, $feat:literal, $w:literal, $s:literal, $exp:path) => {
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $feat)]
+        unsafe fn $name(
+            p: &AttentionShape,
+            q: &[f32],
+            k: &[f32],
+            v: &[f32],
+            item: usize,
+            out: &mut [f32],
+            scores: &mut Vec<f32>,
+            acc: &mut Vec<f32>,
+        ) {
+            // SAFETY: `$exp` needs at most the features enabled in this function.
+            let exp = |g: &mut [f32; $w]| unsafe { $exp(g) };
+            head::<$w, $s>(p, q, k, v, item, out, scores, acc, exp);
+        }
+    };
 }
 
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn head_w16_emu(
-    p: &AttentionShape,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    item: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-    acc: &mut Vec<f32>,
-) {
-    // SAFETY: AVX2 and FMA are enabled in this function.
-    let exp = |g: &mut [f32; 16]| unsafe { crate::simd::x86::expf_16_emu(g) };
-    head::<16, 64>(p, q, k, v, item, out, scores, acc, exp);
-}
-
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn head_w8(
-    p: &AttentionShape,
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    item: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-    acc: &mut Vec<f32>,
-) {
-    // SAFETY: AVX2 and FMA are enabled in this function.
-    let exp = |g: &mut [f32; 8]| unsafe { crate::simd::x86::expf_8(g) };
-    head::<8, 32>(p, q, k, v, item, out, scores, acc, exp);
-}
+head_fn!(
+    head_w16,
+    "avx512f,avx2,fma",
+    16,
+    64,
+    crate::simd::x86::expf_16
+);
+head_fn!(
+    head_w16_emu,
+    "avx2,fma",
+    16,
+    64,
+    crate::simd::x86::expf_16_emu
+);
+head_fn!(head_w8, "avx2,fma", 8, 32, crate::simd::x86::expf_8);
 
 /// One query row (`item` = token · n_head + head). `W` is the vector width, `S` = 4·W the
 /// step of `ggml_vec_dot_f32`.

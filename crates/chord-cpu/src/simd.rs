@@ -68,8 +68,8 @@ pub(crate) fn swiglu(isa: chord_quant::Isa, gate: &mut [f32], up: &[f32]) {
         // AVX-512F, Avx2 and Avx512Emu imply AVX2+FMA.
         match isa {
             Isa::Avx512 => unsafe { x86::swiglu_512(&mut gate[..n], &up[..n]) },
-            Isa::Avx512Emu => unsafe { x86::swiglu_512_emu(&mut gate[..n], &up[..n]) },
-            Isa::Avx2 => unsafe { x86::swiglu_256(&mut gate[..n], &up[..n]) },
+            Isa::Avx512Emu => unsafe { x86::swiglu_256::<16, true>(&mut gate[..n], &up[..n]) },
+            Isa::Avx2 => unsafe { x86::swiglu_256::<8, false>(&mut gate[..n], &up[..n]) },
             _ => 0,
         }
     };
@@ -265,38 +265,15 @@ pub(crate) mod x86 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn expf_512_emu(x: __m256) -> __m256 {
-        let r = _mm256_set1_ps(f32::from_bits(0x4b40_0000)); // 0x1.8p23
-        let z = _mm256_fmadd_ps(x, _mm256_set1_ps(f32::from_bits(0x3fb8_aa3b)), r);
-        let n = _mm256_sub_ps(z, r);
-        let b = _mm256_fnmadd_ps(
-            n,
-            _mm256_set1_ps(f32::from_bits(0x35bf_be8e)),
-            _mm256_fnmadd_ps(n, _mm256_set1_ps(f32::from_bits(0x3f31_7200)), x),
-        );
+        let (_, n, b, u, p) = expf_head_256(x);
         let absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0), n);
         let d = _mm256_cmp_ps::<_CMP_GT_OQ>(absn, _mm256_set1_ps(192.0));
-        let u = _mm256_mul_ps(b, b);
-        let j = _mm256_fmadd_ps(
-            _mm256_fmadd_ps(
-                _mm256_fmadd_ps(
-                    _mm256_set1_ps(f32::from_bits(0x3c07_2010)),
-                    b,
-                    _mm256_set1_ps(f32::from_bits(0x3d2b_9f17)),
-                ),
-                u,
-                _mm256_fmadd_ps(
-                    _mm256_set1_ps(f32::from_bits(0x3e2a_af33)),
-                    b,
-                    _mm256_set1_ps(f32::from_bits(0x3eff_fedb)),
-                ),
-            ),
-            u,
-            _mm256_fmadd_ps(
-                _mm256_set1_ps(f32::from_bits(0x3f7f_fff6)),
-                b,
-                _mm256_set1_ps(1.0),
-            ),
+        let c = _mm256_fmadd_ps(
+            _mm256_set1_ps(f32::from_bits(0x3f7f_fff6)), // 0x1.ffffecp-1
+            b,
+            _mm256_set1_ps(1.0),
         );
+        let j = _mm256_fmadd_ps(p, u, c);
         // n is a whole number; lanes where it is not finite or beyond ±192 are blended below.
         let ni = _mm256_cvtps_epi32(n);
         let hi = _mm256_srai_epi32::<1>(ni);
@@ -322,38 +299,43 @@ pub(crate) mod x86 {
         }
     }
 
-    /// [`swiglu_512`]'s bits with AVX2: the same 16-element groups (so the same scalar tail),
-    /// each as two 8-lane halves of the AVX-512 arithmetic. Returns how many were done.
+    /// The argument reduction and the polynomial's leading terms of ggml's `ggml_v_expf`, the
+    /// same operations in its AVX2 and AVX-512 variants (which differ in the last term and in
+    /// how they scale by 2^n): `(z, n, b, u, p)` with `n` the power of two, `b` the reduced
+    /// argument, `u = b²` and `p` the polynomial part that multiplies `u`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn swiglu_512_emu(gate: &mut [f32], up: &[f32]) -> usize {
-        let n = gate.len().min(up.len()) / 16 * 16;
-        let (one, zero) = (_mm256_set1_ps(1.0), _mm256_setzero_ps());
-        let mut i = 0;
-        while i < n {
-            let x = _mm256_loadu_ps(gate.as_ptr().add(i));
-            let e = expf_512_emu(_mm256_sub_ps(zero, x));
-            let s = _mm256_div_ps(x, _mm256_add_ps(one, e));
-            _mm256_storeu_ps(
-                gate.as_mut_ptr().add(i),
-                _mm256_mul_ps(s, _mm256_loadu_ps(up.as_ptr().add(i))),
-            );
-            i += 8;
-        }
-        n
+    unsafe fn expf_head_256(x: __m256) -> (__m256, __m256, __m256, __m256, __m256) {
+        let r = _mm256_set1_ps(f32::from_bits(0x4b40_0000)); // 0x1.8p23
+        let z = _mm256_fmadd_ps(x, _mm256_set1_ps(f32::from_bits(0x3fb8_aa3b)), r); // log2(e)
+        let n = _mm256_sub_ps(z, r);
+        let b = _mm256_fnmadd_ps(
+            n,
+            _mm256_set1_ps(f32::from_bits(0x35bf_be8e)), // 0x1.7f7d1cp-20
+            _mm256_fnmadd_ps(n, _mm256_set1_ps(f32::from_bits(0x3f31_7200)), x), // 0x1.62e4p-1
+        );
+        let u = _mm256_mul_ps(b, b);
+        let p = _mm256_fmadd_ps(
+            _mm256_fmadd_ps(
+                _mm256_set1_ps(f32::from_bits(0x3c07_2010)), // 0x1.0e4020p-7
+                b,
+                _mm256_set1_ps(f32::from_bits(0x3d2b_9f17)), // 0x1.573e2ep-5
+            ),
+            u,
+            _mm256_fmadd_ps(
+                _mm256_set1_ps(f32::from_bits(0x3e2a_af33)), // 0x1.555e66p-3
+                b,
+                _mm256_set1_ps(f32::from_bits(0x3eff_fedb)), // 0x1.fffdb6p-2
+            ),
+        );
+        (z, n, b, u, p)
     }
 
     /// ggml's `ggml_v_expf` for 8 lanes (the AVX2 variant).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn expf_256(x: __m256) -> __m256 {
-        let r = _mm256_set1_ps(f32::from_bits(0x4b40_0000));
-        let z = _mm256_fmadd_ps(x, _mm256_set1_ps(f32::from_bits(0x3fb8_aa3b)), r);
-        let n = _mm256_sub_ps(z, r);
-        let b = _mm256_fnmadd_ps(
-            n,
-            _mm256_set1_ps(f32::from_bits(0x35bf_be8e)),
-            _mm256_fnmadd_ps(n, _mm256_set1_ps(f32::from_bits(0x3f31_7200)), x),
-        );
+        let (z, n, b, u, p) = expf_head_256(x);
         let e = _mm256_slli_epi32::<23>(_mm256_castps_si256(z));
         let k = _mm256_castsi256_ps(_mm256_add_epi32(
             e,
@@ -361,21 +343,8 @@ pub(crate) mod x86 {
         ));
         let absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0), n);
         let c = _mm256_cmp_ps::<_CMP_GT_OQ>(absn, _mm256_set1_ps(126.0));
-        let u = _mm256_mul_ps(b, b);
         let j = _mm256_fmadd_ps(
-            _mm256_fmadd_ps(
-                _mm256_fmadd_ps(
-                    _mm256_set1_ps(f32::from_bits(0x3c07_2010)),
-                    b,
-                    _mm256_set1_ps(f32::from_bits(0x3d2b_9f17)),
-                ),
-                u,
-                _mm256_fmadd_ps(
-                    _mm256_set1_ps(f32::from_bits(0x3e2a_af33)),
-                    b,
-                    _mm256_set1_ps(f32::from_bits(0x3eff_fedb)),
-                ),
-            ),
+            p,
             u,
             _mm256_mul_ps(_mm256_set1_ps(f32::from_bits(0x3f7f_fff6)), b),
         );
@@ -401,15 +370,25 @@ pub(crate) mod x86 {
         )
     }
 
-    /// Returns how many leading elements were done (a multiple of 8).
+    /// SwiGLU in 8-lane AVX2 vectors over the first multiple of `GROUP` elements (ggml's AVX2
+    /// build: 8, with its exp; `EMU`: its AVX-512 build's 16-element groups and exp, so the same
+    /// scalar tail as [`swiglu_512`] too). Returns how many elements were done.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn swiglu_256(gate: &mut [f32], up: &[f32]) -> usize {
-        let n = gate.len().min(up.len()) / 8 * 8;
+    pub(super) unsafe fn swiglu_256<const GROUP: usize, const EMU: bool>(
+        gate: &mut [f32],
+        up: &[f32],
+    ) -> usize {
+        let n = gate.len().min(up.len()) / GROUP * GROUP;
         let (one, zero) = (_mm256_set1_ps(1.0), _mm256_setzero_ps());
         let mut i = 0;
         while i < n {
             let x = _mm256_loadu_ps(gate.as_ptr().add(i));
-            let e = expf_256(_mm256_sub_ps(zero, x));
+            let minus = _mm256_sub_ps(zero, x);
+            let e = if EMU {
+                expf_512_emu(minus)
+            } else {
+                expf_256(minus)
+            };
             let s = _mm256_div_ps(x, _mm256_add_ps(one, e));
             _mm256_storeu_ps(
                 gate.as_mut_ptr().add(i),
