@@ -3,6 +3,7 @@ thread as SIGINT would) stops a generation promptly and leaves the model usable;
 without the GIL."""
 
 import _thread
+import signal
 import threading
 import time
 
@@ -10,6 +11,15 @@ import pytest
 
 PROMPT = "Once upon a time"
 LONG = 4000  # far more tokens than can be generated before the interrupt
+
+
+@pytest.fixture(autouse=True)
+def python_handles_sigint():
+    # interrupt_main does nothing when SIGINT is not Python's (a process started in the
+    # background by a non-interactive shell inherits it ignored), so make it Python's here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def interrupt_after(seconds: float) -> threading.Timer:
