@@ -614,9 +614,7 @@ macro_rules! x86_kernels {
                 .min(xs.len())
                 .min(ys.iter().map(|y| y.len()).min().unwrap_or(0));
             let m4 = _mm256_set1_epi8(0xF);
-            let mut acc = [0f32; 4];
-            let mut acc_m = [0f32; 4];
-            let (mut accv, mut accv_m) = (_mm_setzero_ps(), _mm_setzero_ps());
+            let (mut acc, mut acc_m) = (_mm_setzero_ps(), _mm_setzero_ps());
             for i in 0..nb {
                 let x = &xs[i];
                 let (xd, xdmin) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
@@ -671,32 +669,28 @@ macro_rules! x86_kernels {
                 // ggml's repacked Q4_K gemm (llama.cpp's path for 4 tokens of one ubatch on
                 // x86) takes one FMA per pair of sub-blocks (GEMM), where its gemv (the one-row
                 // kernel above) takes one per super-block (!GEMM, bit-identical to the one-row
-                // kernel): the same exact integer sums in different steps. Per token the FMAs
-                // run in j order either way; GEMM runs the four tokens as the lanes of one FMA.
+                // kernel): the same exact integer sums in different steps. The four tokens are
+                // the lanes of each FMA; per token the FMAs run in j order.
                 let d = _mm_mul_ps(_mm_set1_ps(xd), _mm_loadu_ps(dy.as_ptr()));
                 let dmin = _mm_mul_ps(_mm_set1_ps(xdmin), _mm_loadu_ps(dy.as_ptr()));
+                let by_j = transpose4(sums);
+                let mins_by_j = transpose4(mins_p);
                 if GEMM {
-                    let by_j = transpose4(sums);
-                    let mins_by_j = transpose4(mins_p);
                     for j in 0..4 {
-                        accv = _mm_fmadd_ps(_mm_cvtepi32_ps(by_j[j]), d, accv);
-                        accv_m = _mm_fmadd_ps(_mm_cvtepi32_ps(mins_by_j[j]), dmin, accv_m);
+                        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(by_j[j]), d, acc);
+                        acc_m = _mm_fmadd_ps(_mm_cvtepi32_ps(mins_by_j[j]), dmin, acc_m);
                     }
                 } else {
-                    let (mut d4, mut dmin4) = ([0f32; 4], [0f32; 4]);
-                    _mm_storeu_ps(d4.as_mut_ptr(), d);
-                    _mm_storeu_ps(dmin4.as_mut_ptr(), dmin);
-                    for t in 0..4 {
-                        acc[t] = (hsum_i32_4(sums[t]) as f32).mul_add(d4[t], acc[t]);
-                        acc_m[t] = (hsum_i32_4(mins_p[t]) as f32).mul_add(dmin4[t], acc_m[t]);
-                    }
+                    let sum4 = |v: [__m128i; 4]| {
+                        _mm_add_epi32(_mm_add_epi32(v[0], v[1]), _mm_add_epi32(v[2], v[3]))
+                    };
+                    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum4(by_j)), d, acc);
+                    acc_m = _mm_fmadd_ps(_mm_cvtepi32_ps(sum4(mins_by_j)), dmin, acc_m);
                 }
             }
-            if GEMM {
-                _mm_storeu_ps(acc.as_mut_ptr(), accv);
-                _mm_storeu_ps(acc_m.as_mut_ptr(), accv_m);
-            }
-            [0, 1, 2, 3].map(|t| acc[t] - acc_m[t])
+            let mut out = [0f32; 4];
+            _mm_storeu_ps(out.as_mut_ptr(), _mm_sub_ps(acc, acc_m));
+            out
         }
 
         /// Rows become columns: lane `t` of result `j` is lane `j` of `s[t]`.
