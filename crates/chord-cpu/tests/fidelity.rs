@@ -263,12 +263,12 @@ fn tiny_llama_every_quant_type_matches_llama_cpp() {
         // the real models run with the selected one).
         for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
             let backend = CpuBackend::with_isa(1, isa).expect("available");
-            let exact = isa.is_avx512_order() && EXACT_TINY.contains(&ty);
-            let tol = match (exact, isa.is_avx512_order()) {
-                (true, _) => EXACT_TOL,
-                // The types whose reference path is not reproduced still meet the issue's bar.
-                (false, true) => ISSUE_TOL,
-                (false, false) => TINY_TOL,
+            // On the AVX-512-order flavours, the types whose reference path is not reproduced
+            // still meet the issue's bar.
+            let tol = match (isa.is_avx512_order(), EXACT_TINY.contains(&ty)) {
+                (true, true) => EXACT_TOL,
+                (true, false) => ISSUE_TOL,
+                (false, _) => TINY_TOL,
             };
             let mut r = run_model(&model, &reference, tol, &backend);
             // On the AVX-512-order flavours every greedy step is llama.cpp's, on every type
