@@ -208,19 +208,28 @@ impl Backend for CpuBackend {
             return Ok(());
         };
 
+        // With four tokens or more the four-token kernels run; each row is then followed by
+        // the side data they read (scales as f32, pair sums), made once here rather than once
+        // per weight row inside them. Single-row kernels ignore it.
+        let a_stride = if n_tokens >= 4 {
+            a_row + chord_quant::act_extra_bytes(act_ty, cols)
+        } else {
+            a_row
+        };
         let mut act = self.act.lock().unwrap_or_else(|p| p.into_inner());
-        if act.len() < n_tokens * a_row {
-            act.resize(n_tokens * a_row, 0);
+        if act.len() < n_tokens * a_stride {
+            act.resize(n_tokens * a_stride, 0);
         }
         quantize_rows(
             &self.pool,
             act_ty,
             &x[..n_tokens * cols],
             cols,
-            &mut act[..n_tokens * a_row],
+            &mut act[..n_tokens * a_stride],
             a_row,
+            a_stride,
         )?;
-        let act = &act[..n_tokens * a_row];
+        let act = &act[..n_tokens * a_stride];
 
         // Chunks of the concatenated row space of all matrices.
         let total_rows: usize = jobs.iter().flatten().map(|j| j.w.rows).sum();
@@ -247,7 +256,7 @@ impl Backend for CpuBackend {
                     continue;
                 }
                 let end = r1.min(hi);
-                run_rows(j, r0 - lo, end - lo, groups, act, a_row);
+                run_rows(j, r0 - lo, end - lo, groups, act, a_stride);
                 r0 = end;
             }
         };
@@ -266,9 +275,9 @@ impl Backend for CpuBackend {
 /// has one; otherwise whole groups of four tokens of one sequence take the grouped kernel, as
 /// llama.cpp's repacked gemm takes each ubatch's quads; the rest are pooled across sequences
 /// four at a time into the kernel that is bit-identical to the one-token one, then one by one.
-fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_row: usize) {
+fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_stride: usize) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
-    let a = |t: usize| &act[t * a_row..(t + 1) * a_row];
+    let a = |t: usize| &act[t * a_stride..(t + 1) * a_stride];
     let quad = |f: VecDot4Fn, ts: [usize; 4]| {
         let acts = ts.map(a);
         for r in r0..r1 {
@@ -333,7 +342,9 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_r
     pending[..n_pending].iter().for_each(|&p| single(p));
 }
 
-/// Quantizes `n` rows of `cols` floats into rows of `a_row` bytes, in parallel for big batches.
+/// Quantizes `n` rows of `cols` floats into rows of `a_row` bytes every `a_stride` bytes, each
+/// followed by its side data for the four-token kernels when the stride leaves room for it
+/// (`chord_quant::act_extra_bytes`), in parallel for big batches.
 fn quantize_rows(
     pool: &ThreadPool,
     act_ty: chord_gguf::GgmlType,
@@ -341,13 +352,22 @@ fn quantize_rows(
     cols: usize,
     act: &mut [u8],
     a_row: usize,
+    a_stride: usize,
 ) -> Result<()> {
     let n = x.len() / cols;
     let qerr =
         |e: chord_quant::QuantError| ModelError::Backend(format!("quantize activations: {e}"));
+    let one = |xr: &[f32], ar: &mut [u8]| {
+        let (row, extra) = ar.split_at_mut(a_row);
+        chord_quant::quantize_activation(act_ty, xr, row)?;
+        if !extra.is_empty() {
+            chord_quant::fill_act_extra(act_ty, cols, row, extra)?;
+        }
+        Ok(())
+    };
     if n < 4 || pool.n_threads() == 1 {
-        for (xr, ar) in x.chunks_exact(cols).zip(act.chunks_exact_mut(a_row)) {
-            chord_quant::quantize_activation(act_ty, xr, ar).map_err(qerr)?;
+        for (xr, ar) in x.chunks_exact(cols).zip(act.chunks_exact_mut(a_stride)) {
+            one(xr, ar).map_err(qerr)?;
         }
         return Ok(());
     }
@@ -361,10 +381,9 @@ fn quantize_rows(
         }
         {
             // SAFETY: token rows are disjoint between threads and inside `act`.
-            let ar = unsafe { std::slice::from_raw_parts_mut(out.get().add(t * a_row), a_row) };
-            if let Err(e) =
-                chord_quant::quantize_activation(act_ty, &x[t * cols..(t + 1) * cols], ar)
-            {
+            let ar =
+                unsafe { std::slice::from_raw_parts_mut(out.get().add(t * a_stride), a_stride) };
+            if let Err(e) = one(&x[t * cols..(t + 1) * cols], ar) {
                 *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
             }
         }

@@ -64,16 +64,30 @@ fn main() {
             );
             // The four-token kernel (prefill), in token-elements per second.
             if let Some(f4) = k.func4_grouped() {
-                let t0 = Instant::now();
-                let mut acc4 = 0f32;
-                for r in 0..rows {
-                    acc4 += f4(n, &w[r * rb..(r + 1) * rb], [&a, &a, &a, &a])[3];
+                // Plain rows, then rows with the side data the four-token kernels read after
+                // each row (as chord-cpu passes them), where the type has any.
+                let extra = chord_quant::act_extra_bytes(k.act_ty, n);
+                let mut ax = a.clone();
+                ax.resize(ab + extra, 0);
+                let (row, ext) = ax.split_at_mut(ab);
+                chord_quant::fill_act_extra(k.act_ty, n, row, ext).unwrap();
+                let runs: &[(&str, &[u8])] = if extra > 0 {
+                    &[("x4", &a), ("x4+extra", &ax)]
+                } else {
+                    &[("x4", &a)]
+                };
+                for &(label, a) in runs {
+                    let t0 = Instant::now();
+                    let mut acc4 = 0f32;
+                    for r in 0..rows {
+                        acc4 += f4(n, &w[r * rb..(r + 1) * rb], [a, a, a, a])[3];
+                    }
+                    let dt = t0.elapsed().as_secs_f64();
+                    line += &format!(
+                        " {label}: {:7.1} Melem/s [{acc4:.3e}]",
+                        (4 * n * rows) as f64 / dt / 1e6
+                    );
                 }
-                let dt = t0.elapsed().as_secs_f64();
-                line += &format!(
-                    " x4: {:7.1} Melem/s [{acc4:.3e}]",
-                    (4 * n * rows) as f64 / dt / 1e6
-                );
             }
         }
         println!("{line}");

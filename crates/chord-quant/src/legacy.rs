@@ -253,6 +253,29 @@ pub fn quantize_q8_0_act(x: &[f32], y: &mut [BlockQ8_0]) {
     }
 }
 
+/// Bytes of one Q8_0 activation block's side data for the x86 four-token kernels: its scale
+/// as an f32 (4 bytes) and its sixteen pair sums `16·(q[2k] + q[2k+1])` as little-endian i16
+/// (32 bytes).
+///
+/// Why: a four-token kernel is called once per weight row, so without this every weight row
+/// converted every token's f16 scale again, and the Q4_0/Q5_0 kernels moved each weight
+/// quant's sign onto the activations (`vpsignb`) per token. With the scale ready and the pair
+/// sums at hand, those kernels multiply the unsigned quants (`q + 16` for Q5_0) directly and
+/// subtract `16·Σ` once: the same integers, so the same bits.
+pub const Q8_0_EXTRA: usize = 36;
+
+/// Writes each block's [`Q8_0_EXTRA`] bytes of side data into `extra` (stops at the shorter).
+pub fn fill_q8_0_extra(ys: &[BlockQ8_0], extra: &mut [u8]) {
+    for (y, e) in ys.iter().zip(extra.chunks_exact_mut(Q8_0_EXTRA)) {
+        let (d, sums) = e.split_at_mut(4);
+        d.copy_from_slice(&f16_to_f32(y.d).to_le_bytes());
+        for (pair, s) in y.qs.chunks_exact(2).zip(sums.chunks_exact_mut(2)) {
+            let v = 16 * (pair[0] as i8 as i16 + pair[1] as i8 as i16);
+            s.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
 /// Q8_1 activations, x86 ggml-cpu rounding; `s = d * Σq` as `quantize_row_q8_1` (x86).
 pub fn quantize_q8_1_act(x: &[f32], y: &mut [BlockQ8_1]) {
     for (xb, b) in x.chunks_exact(QK).zip(y.iter_mut()) {

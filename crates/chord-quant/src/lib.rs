@@ -272,6 +272,41 @@ pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Resul
     }
 }
 
+/// Bytes of side data that the four-token kernels ([`VecDot4Fn`]) read right after an activation
+/// row of `act_ty` and length `n`, when the caller provides it (0 where no kernel uses any).
+/// Rows passed without it still give the same results, more slowly; single-row kernels ignore
+/// it. Today: Q8_0 rows, [`legacy::Q8_0_EXTRA`] bytes per block.
+pub fn act_extra_bytes(act_ty: GgmlType, n: usize) -> usize {
+    match act_ty {
+        GgmlType::Q8_0 => n / 32 * legacy::Q8_0_EXTRA,
+        _ => 0,
+    }
+}
+
+/// Writes the side data of the activation row `row` (type `act_ty`, length `n`) into `extra`,
+/// which must be [`act_extra_bytes`] long.
+pub fn fill_act_extra(
+    act_ty: GgmlType,
+    n: usize,
+    row: &[u8],
+    extra: &mut [u8],
+) -> Result<(), QuantError> {
+    check_bytes(act_ty, n, row.len())?;
+    let want = act_extra_bytes(act_ty, n);
+    if extra.len() != want {
+        return Err(QuantError::SizeMismatch {
+            ty: act_ty,
+            n,
+            expected: want,
+            got: extra.len(),
+        });
+    }
+    if act_ty == GgmlType::Q8_0 {
+        legacy::fill_q8_0_extra(as_blocks(row), extra);
+    }
+    Ok(())
+}
+
 /// Dot product of one row of `w_ty` weights (`w_row`) with one activation row (`a_row`, of type
 /// `vec_dot_type(w_ty)`), both of length `n`; checks every length. For the hot loop, look up a
 /// [`VecDotKernel`] once instead.

@@ -17,7 +17,9 @@ macro_rules! x86_kernels {
         use crate::block::as_blocks;
         use crate::iq::{BlockIQ4_NL as BlockIQ4NL, BlockIQ4_XS as BlockIQ4XS, KVALUES_IQ4NL};
         use crate::k::{BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
-        use crate::legacy::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+        use crate::legacy::{
+            BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1, Q8_0_EXTRA,
+        };
         use core::arch::x86_64::*;
 
         const QK: usize = 32;
@@ -562,9 +564,87 @@ macro_rules! x86_kernels {
             ]
         }
 
+        /// The four rows' Q8_0 blocks and their side data (`crate::legacy::Q8_0_EXTRA` bytes
+        /// per block, after the row), if every row carries it.
+        #[inline]
+        #[allow(clippy::type_complexity)]
+        fn q8_0_rows_with_extra(
+            n: usize,
+            a: [&[u8]; 4],
+        ) -> Option<([&[BlockQ8_0]; 4], [&[u8]; 4])> {
+            let nb = n / QK;
+            let std = nb * core::mem::size_of::<BlockQ8_0>();
+            let ext = nb * Q8_0_EXTRA;
+            if a.iter().any(|r| r.len() < std + ext) {
+                return None;
+            }
+            Some((
+                a.map(|r| as_blocks::<BlockQ8_0>(&r[..std])),
+                a.map(|r| &r[std..std + ext]),
+            ))
+        }
+
+        /// [`legacy_x4`] for rows that carry their side data: each token's scale is read as an
+        /// f32 instead of converted per weight row, and with `UNSIGNED` the weight quants come
+        /// unpacked without their offset (`q + 16` for Q5_0, in 0..32), multiplied with the
+        /// activations as they are, and the offset's share `16·(y[2k] + y[2k+1])` subtracted
+        /// from each pair sum: the same integers as the sign-trick products, in the same lanes,
+        /// then the same float operations, so per token exactly the single-row kernel's bits.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn legacy_x4_extra<X: crate::block::Block, const UNSIGNED: bool>(
+            n: usize,
+            w: &[u8],
+            ys: [&[BlockQ8_0]; 4],
+            es: [&[u8]; 4],
+            unpack: impl Fn(&X) -> (f32, __m256i),
+        ) -> [f32; 4] {
+            let xs = as_blocks::<X>(w);
+            let nb = (n / QK)
+                .min(xs.len())
+                .min(ys.iter().map(|y| y.len()).min().unwrap_or(0))
+                .min(es.iter().map(|e| e.len() / Q8_0_EXTRA).min().unwrap_or(0));
+            let ones = _mm256_set1_epi16(1);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for i in 0..nb {
+                let (dx, qx) = unpack(&xs[i]);
+                let dx = _mm256_set1_ps(dx);
+                let ax = if UNSIGNED {
+                    qx
+                } else {
+                    _mm256_sign_epi8(qx, qx)
+                };
+                for t in 0..4 {
+                    // SAFETY: i < nb <= es[t].len() / Q8_0_EXTRA and <= ys[t].len(); the scale
+                    // is 4 bytes and the pair sums 32 bytes of the block's side data.
+                    let e = es[t].as_ptr().add(i * Q8_0_EXTRA);
+                    let y = load32(&ys[t].get_unchecked(i).qs);
+                    let d = _mm256_mul_ps(dx, _mm256_set1_ps(e.cast::<f32>().read_unaligned()));
+                    let s = if UNSIGNED {
+                        let sums = _mm256_loadu_si256(e.add(4).cast());
+                        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(ax, y), sums);
+                        _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones))
+                    } else {
+                        mul_sum_us8_pairs_float(ax, _mm256_sign_epi8(y, qx))
+                    };
+                    acc[t] = _mm256_fmadd_ps(d, s, acc[t]);
+                }
+            }
+            [
+                hsum_float_8(acc[0]),
+                hsum_float_8(acc[1]),
+                hsum_float_8(acc[2]),
+                hsum_float_8(acc[3]),
+            ]
+        }
+
         #[target_feature(enable = $feat)]
         unsafe fn q8_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            legacy_x4::<BlockQ8_0>(n, w, a, |x| (f16_to_f32(x.d), load32(&x.qs)))
+            let unpack = |x: &BlockQ8_0| (f16_to_f32(x.d), load32(&x.qs));
+            match q8_0_rows_with_extra(n, a) {
+                Some((ys, es)) => legacy_x4_extra::<BlockQ8_0, false>(n, w, ys, es, unpack),
+                None => legacy_x4::<BlockQ8_0>(n, w, a, unpack),
+            }
         }
 
         #[target_feature(enable = $feat)]
@@ -591,6 +671,16 @@ macro_rules! x86_kernels {
 
         #[target_feature(enable = $feat)]
         unsafe fn q5_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            if let Some((ys, es)) = q8_0_rows_with_extra(n, a) {
+                // Unsigned quants: nibble | fifth bit << 4, in 0..32 (the offset 16 is in `es`).
+                return legacy_x4_extra::<BlockQ5_0, true>(n, w, ys, es, |x| {
+                    let hi = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
+                    (
+                        f16_to_f32(x.d),
+                        _mm256_or_si256(bytes_from_nibbles_32(&x.qs), hi),
+                    )
+                });
+            }
             legacy_x4::<BlockQ5_0>(n, w, a, |x| {
                 let hi =
                     _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));

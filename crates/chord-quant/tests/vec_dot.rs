@@ -6,8 +6,8 @@ mod common;
 
 use chord_gguf::{GgmlType, GgufMmap};
 use chord_quant::{
-    dequantize, kernel_name, quantize_activation, row_bytes, vec_dot, vec_dot_type, Isa,
-    QuantError, VecDotKernel,
+    act_extra_bytes, dequantize, fill_act_extra, kernel_name, quantize_activation, row_bytes,
+    vec_dot, vec_dot_type, Isa, QuantError, VecDotKernel,
 };
 use common::Rng;
 
@@ -421,13 +421,51 @@ fn four_token_kernels_equal_the_single_row_kernel() {
                         a
                     })
                     .collect();
+                // The same rows followed by their side data, as chord-cpu passes them: the
+                // four-token kernels that read it must give the same bits, and every kernel
+                // must ignore it where it does not.
+                let with_extra: Vec<Vec<u8>> = acts
+                    .iter()
+                    .map(|a| {
+                        let mut v = a.clone();
+                        v.resize(a.len() + act_extra_bytes(k.act_ty, n), 0xA5);
+                        let (row, ext) = v.split_at_mut(a.len());
+                        fill_act_extra(k.act_ty, n, row, ext).unwrap();
+                        v
+                    })
+                    .collect();
+                let ext = [
+                    &with_extra[0][..],
+                    &with_extra[1][..],
+                    &with_extra[2][..],
+                    &with_extra[3][..],
+                ];
                 let grouped = f4g(n, &w, [&acts[0], &acts[1], &acts[2], &acts[3]]);
+                assert_eq!(
+                    f4g(n, &w, ext).map(f32::to_bits),
+                    grouped.map(f32::to_bits),
+                    "{w_ty} {} n={n}: grouped kernel with side data",
+                    isa.name()
+                );
                 let gemm_order = (w_ty == GgmlType::Q4_K
                     && matches!(isa, Isa::Avx2 | Isa::Avx512Emu | Isa::Avx512))
                     || (w_ty == GgmlType::Q2_K && isa.is_avx512_order());
                 let got = f4(n, &w, [&acts[0], &acts[1], &acts[2], &acts[3]]);
+                let got_ext = f4(n, &w, ext);
                 for t in 0..4 {
                     let one = k.dot(n, &w, &acts[t]);
+                    assert_eq!(
+                        k.dot(n, &w, &with_extra[t]).to_bits(),
+                        one.to_bits(),
+                        "{w_ty} {} n={n}: single-row kernel given a row with side data",
+                        isa.name()
+                    );
+                    assert_eq!(
+                        got_ext[t].to_bits(),
+                        one.to_bits(),
+                        "{w_ty} {} n={n} token {t}: four-token kernel with side data",
+                        isa.name()
+                    );
                     assert_eq!(
                         got[t].to_bits(),
                         one.to_bits(),
