@@ -208,14 +208,9 @@ impl Backend for CpuBackend {
             return Ok(());
         };
 
-        // With four tokens or more the four-token kernels run; each row is then followed by
-        // the side data they read (scales as f32, pair sums), made once here rather than once
-        // per weight row inside them. Single-row kernels ignore it.
-        let a_stride = if n_tokens >= 4 {
-            a_row + chord_quant::act_extra_bytes(act_ty, cols)
-        } else {
-            a_row
-        };
+        // Each row is followed by the side data some kernels read (Q8_0 rows: scales as f32,
+        // pair sums), made once here rather than once per weight row inside them.
+        let a_stride = a_row + chord_quant::act_extra_bytes(act_ty, cols);
         let mut act = self.act.lock().unwrap_or_else(|p| p.into_inner());
         if act.len() < n_tokens * a_stride {
             act.resize(n_tokens * a_stride, 0);

@@ -1,5 +1,6 @@
 //! Rough throughput of the vec-dot kernels and of dequantization, per type and ISA flavour:
-//! `cargo run --release -p chord-quant --example bench_vec_dot [n_rows]`.
+//! `cargo run --release -p chord-quant --example bench_vec_dot [n_rows] [TYPE...]` (best of five
+//! runs each).
 
 use chord_gguf::GgmlType;
 use chord_quant::{dequantize, quantize_activation, row_bytes, Isa, VecDotKernel};
@@ -11,7 +12,11 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2048);
     let n = 1536;
-    let types = chord_quant::WEIGHT_TYPES;
+    // Optional type names after the row count restrict the run (e.g. `Q5_0 Q8_0`).
+    let only: Vec<String> = std::env::args().skip(2).collect();
+    let types = chord_quant::WEIGHT_TYPES
+        .into_iter()
+        .filter(|t| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(&t.to_string())));
     let mut seed = 0x1234_5678_9abc_def0u64;
     let mut byte = move || {
         seed ^= seed << 13;
@@ -49,42 +54,46 @@ fn main() {
             let (_, ab) = k.row_bytes(n).unwrap();
             let mut a = vec![0u8; ab];
             quantize_activation(k.act_ty, &x, &mut a).unwrap();
+            // Plain rows, then rows followed by the side data the kernels of some types read
+            // (as chord-cpu passes them), where the type has any.
+            let extra = chord_quant::act_extra_bytes(k.act_ty, n);
+            let mut ax = a.clone();
+            ax.resize(ab + extra, 0);
+            let (row, ext) = ax.split_at_mut(ab);
+            chord_quant::fill_act_extra(k.act_ty, n, row, ext).unwrap();
+            let runs: &[(&str, &[u8])] = if extra > 0 {
+                &[("", &a), ("+extra", &ax)]
+            } else {
+                &[("", &a)]
+            };
+            line += &format!("  {}:", isa.name());
             let f = k.func();
-            let t0 = Instant::now();
-            let mut acc = 0f32;
-            for r in 0..rows {
-                acc += f(n, &w[r * rb..(r + 1) * rb], &a);
+            for &(label, a) in runs {
+                let mut acc = 0f32;
+                let dt = best_of(|| {
+                    acc = 0.0;
+                    for r in 0..rows {
+                        acc += f(n, &w[r * rb..(r + 1) * rb], a);
+                    }
+                });
+                line += &format!(
+                    " x1{label}: {:7.1} Melem/s ({:.1} GB/s weights) [{acc:.3e}]",
+                    (n * rows) as f64 / dt / 1e6,
+                    (rb * rows) as f64 / dt / 1e9
+                );
             }
-            let dt = t0.elapsed().as_secs_f64();
-            line += &format!(
-                "  {}: {:7.1} Melem/s ({:.1} GB/s weights) [{acc:.3e}]",
-                isa.name(),
-                (n * rows) as f64 / dt / 1e6,
-                (rb * rows) as f64 / dt / 1e9
-            );
             // The four-token kernel (prefill), in token-elements per second.
             if let Some(f4) = k.func4_grouped() {
-                // Plain rows, then rows with the side data the four-token kernels read after
-                // each row (as chord-cpu passes them), where the type has any.
-                let extra = chord_quant::act_extra_bytes(k.act_ty, n);
-                let mut ax = a.clone();
-                ax.resize(ab + extra, 0);
-                let (row, ext) = ax.split_at_mut(ab);
-                chord_quant::fill_act_extra(k.act_ty, n, row, ext).unwrap();
-                let runs: &[(&str, &[u8])] = if extra > 0 {
-                    &[("x4", &a), ("x4+extra", &ax)]
-                } else {
-                    &[("x4", &a)]
-                };
                 for &(label, a) in runs {
-                    let t0 = Instant::now();
                     let mut acc4 = 0f32;
-                    for r in 0..rows {
-                        acc4 += f4(n, &w[r * rb..(r + 1) * rb], [a, a, a, a])[3];
-                    }
-                    let dt = t0.elapsed().as_secs_f64();
+                    let dt = best_of(|| {
+                        acc4 = 0.0;
+                        for r in 0..rows {
+                            acc4 += f4(n, &w[r * rb..(r + 1) * rb], [a, a, a, a])[3];
+                        }
+                    });
                     line += &format!(
-                        " {label}: {:7.1} Melem/s [{acc4:.3e}]",
+                        " x4{label}: {:7.1} Melem/s [{acc4:.3e}]",
                         (4 * n * rows) as f64 / dt / 1e6
                     );
                 }
@@ -92,4 +101,16 @@ fn main() {
         }
         println!("{line}");
     }
+}
+
+/// The shortest of five timed runs of `f`, in seconds (the machine is shared: the minimum is the
+/// least disturbed run).
+fn best_of(mut f: impl FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
 }

@@ -22,7 +22,9 @@ use std::sync::OnceLock;
 
 /// A row dot product: `(n, weight row bytes, activation row bytes) -> f32`. Lengths are not
 /// checked: blocks beyond the shorter slice are ignored (never a panic, never out of bounds).
-/// Obtain one through [`VecDotKernel`], which checks lengths once per tensor.
+/// The activation row may be followed by its side data ([`crate::act_extra_bytes`]), which
+/// some kernels use to go faster, with the same result. Obtain one through [`VecDotKernel`],
+/// which checks lengths once per tensor.
 pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 
 /// One weight row against four activation rows at once (prefill: the weight block is unpacked

@@ -272,10 +272,12 @@ pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Resul
     }
 }
 
-/// Bytes of side data that the four-token kernels ([`VecDot4Fn`]) read right after an activation
-/// row of `act_ty` and length `n`, when the caller provides it (0 where no kernel uses any).
-/// Rows passed without it still give the same results, more slowly; single-row kernels ignore
-/// it. Today: Q8_0 rows, [`legacy::Q8_0_EXTRA`] bytes per block.
+/// Bytes of side data that some kernels read right after an activation row of `act_ty` and
+/// length `n`, when the caller provides it (0 where no kernel uses any): the x86 Q8_0 and Q5_0
+/// kernels, one and four tokens, take each block's scale as an f32 and its pair sums from there
+/// instead of recomputing them for every weight row. Rows passed without it give the same bits,
+/// more slowly; kernels that do not use it ignore it. Today: Q8_0 rows,
+/// [`legacy::Q8_0_EXTRA`] bytes per block.
 pub fn act_extra_bytes(act_ty: GgmlType, n: usize) -> usize {
     match act_ty {
         GgmlType::Q8_0 => n / 32 * legacy::Q8_0_EXTRA,

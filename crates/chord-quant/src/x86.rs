@@ -135,6 +135,10 @@ macro_rules! x86_kernels {
 
         #[target_feature(enable = $feat)]
         unsafe fn q8_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            if let Some((ys, es)) = q8_0_rows_with_extra(n, [a]) {
+                let unpack = |x: &BlockQ8_0| unpack_q8_0(x);
+                return legacy_extra::<BlockQ8_0, false, 1>(n, w, ys, es, unpack)[0];
+            }
             let (xs, ys) = (as_blocks::<BlockQ8_0>(w), as_blocks::<BlockQ8_0>(a));
             let mut acc = _mm256_setzero_ps();
             for (x, y) in xs.iter().zip(ys).take(n / QK) {
@@ -179,6 +183,10 @@ macro_rules! x86_kernels {
 
         #[target_feature(enable = $feat)]
         unsafe fn q5_0_q8_0_impl(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            if let Some((ys, es)) = q8_0_rows_with_extra(n, [a]) {
+                let unpack = |x: &BlockQ5_0| unpack_q5_0_unsigned(x);
+                return legacy_extra::<BlockQ5_0, true, 1>(n, w, ys, es, unpack)[0];
+            }
             let (xs, ys) = (as_blocks::<BlockQ5_0>(w), as_blocks::<BlockQ8_0>(a));
             let mut acc = _mm256_setzero_ps();
             for (x, y) in xs.iter().zip(ys).take(n / QK) {
@@ -564,14 +572,14 @@ macro_rules! x86_kernels {
             ]
         }
 
-        /// The four rows' Q8_0 blocks and their side data (`crate::legacy::Q8_0_EXTRA` bytes
-        /// per block, after the row), if every row carries it.
+        /// The `T` rows' Q8_0 blocks and their side data (`crate::legacy::Q8_0_EXTRA` bytes per
+        /// block, after the row), if every row carries it.
         #[inline]
         #[allow(clippy::type_complexity)]
-        fn q8_0_rows_with_extra(
+        fn q8_0_rows_with_extra<const T: usize>(
             n: usize,
-            a: [&[u8]; 4],
-        ) -> Option<([&[BlockQ8_0]; 4], [&[u8]; 4])> {
+            a: [&[u8]; T],
+        ) -> Option<([&[BlockQ8_0]; T], [&[u8]; T])> {
             let nb = n / QK;
             let std = nb * core::mem::size_of::<BlockQ8_0>();
             let ext = nb * Q8_0_EXTRA;
@@ -584,28 +592,29 @@ macro_rules! x86_kernels {
             ))
         }
 
-        /// [`legacy_x4`] for rows that carry their side data: each token's scale is read as an
-        /// f32 instead of converted per weight row, and with `UNSIGNED` the weight quants come
-        /// unpacked without their offset (`q + 16` for Q5_0, in 0..32), multiplied with the
-        /// activations as they are, and the offset's share `16·(y[2k] + y[2k+1])` subtracted
-        /// from each pair sum: the same integers as the sign-trick products, in the same lanes,
-        /// then the same float operations, so per token exactly the single-row kernel's bits.
+        /// One weight row of a 32-element type against `T` activation rows that carry their
+        /// side data: each token's scale is read as an f32 instead of converted per weight row,
+        /// and with `UNSIGNED` the weight quants come unpacked without their offset (`q + 16`
+        /// for Q5_0, in 0..32), multiplied with the activations as they are, and the offset's
+        /// share `16·(y[2k] + y[2k+1])` subtracted from each pair sum: the same integers as the
+        /// sign-trick products, in the same lanes, then the same float operations, so per token
+        /// exactly the bits of [`legacy_x4`] and the single-row kernels.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn legacy_x4_extra<X: crate::block::Block, const UNSIGNED: bool>(
+        unsafe fn legacy_extra<X: crate::block::Block, const UNSIGNED: bool, const T: usize>(
             n: usize,
             w: &[u8],
-            ys: [&[BlockQ8_0]; 4],
-            es: [&[u8]; 4],
+            ys: [&[BlockQ8_0]; T],
+            es: [&[u8]; T],
             unpack: impl Fn(&X) -> (f32, __m256i),
-        ) -> [f32; 4] {
+        ) -> [f32; T] {
             let xs = as_blocks::<X>(w);
             let nb = (n / QK)
                 .min(xs.len())
                 .min(ys.iter().map(|y| y.len()).min().unwrap_or(0))
                 .min(es.iter().map(|e| e.len() / Q8_0_EXTRA).min().unwrap_or(0));
             let ones = _mm256_set1_epi16(1);
-            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut acc = [_mm256_setzero_ps(); T];
             for i in 0..nb {
                 let (dx, qx) = unpack(&xs[i]);
                 let dx = _mm256_set1_ps(dx);
@@ -614,7 +623,7 @@ macro_rules! x86_kernels {
                 } else {
                     _mm256_sign_epi8(qx, qx)
                 };
-                for t in 0..4 {
+                for t in 0..T {
                     // SAFETY: i < nb <= es[t].len() / Q8_0_EXTRA and <= ys[t].len(); the scale
                     // is 4 bytes and the pair sums 32 bytes of the block's side data.
                     let e = es[t].as_ptr().add(i * Q8_0_EXTRA);
@@ -630,19 +639,33 @@ macro_rules! x86_kernels {
                     acc[t] = _mm256_fmadd_ps(d, s, acc[t]);
                 }
             }
-            [
-                hsum_float_8(acc[0]),
-                hsum_float_8(acc[1]),
-                hsum_float_8(acc[2]),
-                hsum_float_8(acc[3]),
-            ]
+            acc.map(|a| hsum_float_8(a))
+        }
+
+        /// Q8_0 weights unpacked for [`legacy_extra`] / [`legacy_x4`].
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn unpack_q8_0(x: &BlockQ8_0) -> (f32, __m256i) {
+            (f16_to_f32(x.d), load32(&x.qs))
+        }
+
+        /// Q5_0 weights unpacked without their offset (nibble | fifth bit << 4, in 0..32), for
+        /// [`legacy_extra`]'s unsigned products.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn unpack_q5_0_unsigned(x: &BlockQ5_0) -> (f32, __m256i) {
+            let hi = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
+            (
+                f16_to_f32(x.d),
+                _mm256_or_si256(bytes_from_nibbles_32(&x.qs), hi),
+            )
         }
 
         #[target_feature(enable = $feat)]
         unsafe fn q8_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            let unpack = |x: &BlockQ8_0| (f16_to_f32(x.d), load32(&x.qs));
+            let unpack = |x: &BlockQ8_0| unpack_q8_0(x);
             match q8_0_rows_with_extra(n, a) {
-                Some((ys, es)) => legacy_x4_extra::<BlockQ8_0, false>(n, w, ys, es, unpack),
+                Some((ys, es)) => legacy_extra::<BlockQ8_0, false, 4>(n, w, ys, es, unpack),
                 None => legacy_x4::<BlockQ8_0>(n, w, a, unpack),
             }
         }
@@ -672,14 +695,8 @@ macro_rules! x86_kernels {
         #[target_feature(enable = $feat)]
         unsafe fn q5_0_q8_0_x4_impl(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
             if let Some((ys, es)) = q8_0_rows_with_extra(n, a) {
-                // Unsigned quants: nibble | fifth bit << 4, in 0..32 (the offset 16 is in `es`).
-                return legacy_x4_extra::<BlockQ5_0, true>(n, w, ys, es, |x| {
-                    let hi = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
-                    (
-                        f16_to_f32(x.d),
-                        _mm256_or_si256(bytes_from_nibbles_32(&x.qs), hi),
-                    )
-                });
+                let unpack = |x: &BlockQ5_0| unpack_q5_0_unsigned(x);
+                return legacy_extra::<BlockQ5_0, true, 4>(n, w, ys, es, unpack);
             }
             legacy_x4::<BlockQ5_0>(n, w, a, |x| {
                 let hi =
