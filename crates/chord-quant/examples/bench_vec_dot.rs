@@ -1,6 +1,6 @@
 //! Rough throughput of the vec-dot kernels and of dequantization, per type and ISA flavour:
-//! `cargo run --release -p chord-quant --example bench_vec_dot [n_rows] [TYPE...]` (best of five
-//! runs each).
+//! `[CHORD_BENCH_COLS=n] cargo run --release -p chord-quant --example bench_vec_dot [n_rows]
+//! [TYPE...]` (best of five runs each).
 
 use chord_gguf::GgmlType;
 use chord_quant::{dequantize, quantize_activation, row_bytes, Isa, VecDotKernel};
@@ -11,7 +11,11 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2048);
-    let n = 1536;
+    // Row length: 1536 unless CHORD_BENCH_COLS says otherwise (Gemma 3 270M's rows are 640).
+    let n: usize = std::env::var("CHORD_BENCH_COLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1536);
     // Optional type names after the row count restrict the run (e.g. `Q5_0 Q8_0`).
     let only: Vec<String> = std::env::args().skip(2).collect();
     let types = chord_quant::WEIGHT_TYPES

@@ -236,9 +236,13 @@ fn q8_act_block(xb: &[f32], qs: &mut [u8]) -> (f32, i32) {
     let amax = xb.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
     let d = amax / 127.0;
     let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    // Round half to even by adding and subtracting 1.5·2^23: exact for |v·id| < 2^22 (here
+    // |v·id| <= 127) and the same integer as `round_ties_even`, which x86-64 without SSE4.1
+    // compiles to a libm `rintf` call per element (measured: 2% of a prefill).
+    const ROUND: f32 = 12_582_912.0;
     let mut sum = 0i32;
     for (q, &v) in qs.iter_mut().zip(xb) {
-        let i = (v * id).round_ties_even() as i32;
+        let i = ((v * id + ROUND) - ROUND) as i32;
         sum += i;
         *q = i as i8 as u8;
     }

@@ -574,7 +574,7 @@ macro_rules! x86_kernels {
 
         /// The `T` rows' Q8_0 blocks and their side data (`crate::legacy::Q8_0_EXTRA` bytes per
         /// block, after the row), if every row carries it.
-        #[inline]
+        #[inline(always)]
         #[allow(clippy::type_complexity)]
         fn q8_0_rows_with_extra<const T: usize>(
             n: usize,

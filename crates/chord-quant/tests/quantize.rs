@@ -315,3 +315,36 @@ fn q8_0_and_q8_1_activations_round_like_ggml_x86() {
     let s = half::f16::from_le_bytes([act[2], act[3]]).to_f32();
     assert_eq!(s, half::f16::from_f32(131.0).to_f32());
 }
+
+/// The activation quantizer's rounding (an add/subtract of 1.5·2^23, no libm call) gives exactly
+/// `round_ties_even(x · 127/amax)` on random rows, ties and tiny values included.
+#[test]
+fn q8_0_activation_rounding_equals_round_ties_even() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for row in 0..4000 {
+        let x: Vec<f32> = (0..32)
+            .map(|i| match (row + i) % 5 {
+                // Exact halves after scaling by 127/amax (amax = 127 below): ties.
+                0 => ((next() % 255) as f32 - 127.0) + 0.5,
+                1 => f32::from_bits((next() as u32 & 0x807f_ffff) | 0x3000_0000),
+                _ => ((next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 300.0,
+            })
+            .collect();
+        let mut x = x;
+        x[row % 32] = if row % 2 == 0 { 127.0 } else { -127.0 };
+        let amax = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        let id = 127.0 / amax;
+        let mut act = vec![0u8; 34];
+        quantize_activation(GgmlType::Q8_0, &x, &mut act).unwrap();
+        for (i, &v) in x.iter().enumerate() {
+            let want = (v * id).round_ties_even() as i32 as i8;
+            assert_eq!(act[2 + i] as i8, want, "row {row} element {i}: {v}");
+        }
+    }
+}
