@@ -56,7 +56,7 @@ fn blocks4<X, const R: usize>(
     xs: [&[X]; R],
     ys: &[BlockQ8_0],
     unpack: impl Fn(&X) -> (v128, v128),
-    xd: impl Fn(&X) -> [u8; 2],
+    xd: impl Fn(&X) -> &[u8; 2],
     comb: impl Fn(v128, v128, v128) -> v128,
 ) -> [f32; R] {
     let nb = xs
@@ -78,7 +78,7 @@ fn blocks4<X, const R: usize>(
             }
         }
         let y = &ys[b..b + 4];
-        let dy = f16x4_to_f32x4([y[0].d, y[1].d, y[2].d, y[3].d]);
+        let dy = f16x4_to_f32x4([&y[0].d, &y[1].d, &y[2].d, &y[3].d]);
         for ((x, p), s) in xs.iter().zip(part).zip(sumf.iter_mut()) {
             let x = &x[b..b + 4];
             let sumi = hsum4_i32x4(p);
@@ -94,10 +94,10 @@ fn blocks4<X, const R: usize>(
     let z = i32x4_splat(0);
     for (b, y) in ys.iter().enumerate().skip(full) {
         let yw = widen(y);
-        let dy = f16x4_to_f32x4([y.d, [0; 2], [0; 2], [0; 2]]);
+        let dy = f16x4_to_f32x4([&y.d, &[0; 2], &[0; 2], &[0; 2]]);
         for (x, s) in xs.iter().zip(sumf.iter_mut()) {
             let sumi = hsum4_i32x4([dot32(unpack(&x[b]), &yw), z, z, z]);
-            let dx = f16x4_to_f32x4([xd(&x[b]), [0; 2], [0; 2], [0; 2]]);
+            let dx = f16x4_to_f32x4([xd(&x[b]), &[0; 2], &[0; 2], &[0; 2]]);
             *s += f32x4_extract_lane::<0>(comb(f32x4_convert_i32x4(sumi), dx, dy));
         }
     }
@@ -112,7 +112,7 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         w.map(as_blocks::<BlockQ8_0>),
         as_blocks::<BlockQ8_0>(a),
         |x| (load16(&x.qs, 0), load16(&x.qs, 16)),
-        |x| x.d,
+        |x| &x.d,
         |s, dx, dy| f32x4_mul(s, f32x4_mul(dx, dy)),
     )
 }
@@ -133,27 +133,28 @@ fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
                 i8x16_sub(u8x16_shr(q, 4), eight),
             )
         },
-        |x| x.d,
+        |x| &x.d,
         |s, dx, dy| f32x4_mul(f32x4_mul(s, dx), dy),
     )
 }
 
-/// Bit `j` of `qh` as 0x10 in byte `j` (j in 0..16) of the result, with `qh` shifted so that
-/// its bytes 0 and 1 hold the 16 bits wanted.
+/// 16 where bit `j` of `qh` is clear, 0 where it is set, in byte `j` (j in 0..16) of the
+/// result, with `qh` shifted so that its bytes 0 and 1 hold the 16 bits wanted: what Q5_0
+/// subtracts from a nibble to get its quant, `(nibble | bit << 4) - 16 = nibble - (16 if the
+/// bit is clear)`.
 #[inline(always)]
-fn high_bits(qh: u32) -> v128 {
+fn minus_bits(qh: u32) -> v128 {
     let bytes = u32x4_splat(qh);
     // Byte i of the 16 lanes reads byte i / 8 of qh and tests bit i % 8.
     let spread = i8x16_swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
     let bit = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-    v128_and(i8x16_eq(v128_and(spread, bit), bit), u8x16_splat(0x10))
+    v128_andnot(u8x16_splat(0x10), i8x16_eq(v128_and(spread, bit), bit))
 }
 
 /// Q5_0: quants are (nibble | fifth bit << 4) − 16; `sumf += (dx * dy) * sumi`.
 #[inline(always)]
 fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
     let mask = u8x16_splat(0x0f);
-    let sixteen = i8x16_splat(16);
     blocks4(
         n,
         w.map(as_blocks::<BlockQ5_0>),
@@ -162,11 +163,11 @@ fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
             let qh = u32::from_le_bytes(x.qh);
             let q = load16(&x.qs, 0);
             (
-                i8x16_sub(v128_or(v128_and(q, mask), high_bits(qh)), sixteen),
-                i8x16_sub(v128_or(u8x16_shr(q, 4), high_bits(qh >> 16)), sixteen),
+                i8x16_sub(v128_and(q, mask), minus_bits(qh)),
+                i8x16_sub(u8x16_shr(q, 4), minus_bits(qh >> 16)),
             )
         },
-        |x| x.d,
+        |x| &x.d,
         |s, dx, dy| f32x4_mul(f32x4_mul(dx, dy), s),
     )
 }
