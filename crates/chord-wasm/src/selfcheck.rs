@@ -5,7 +5,8 @@
 
 use chord_gguf::GgmlType;
 use chord_quant::{
-    quantize_activation, row_bytes, selected_isa, vec_dot_rows2, Isa, VecDotKernel, WEIGHT_TYPES,
+    act_extra_bytes, fill_act_extra, quantize_activation, row_bytes, selected_isa, vec_dot_rows2,
+    Isa, VecDotKernel, WEIGHT_TYPES,
 };
 use serde_json::json;
 
@@ -100,6 +101,18 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
             if quantize_activation(fast.act_ty, &x, &mut act).is_err() {
                 mismatches.push(json!({"type": ty.to_string(), "error": "activation"}));
                 break;
+            }
+            // Every other row: followed by its side data, as chord-cpu's matmul passes it (the
+            // fast kernels may read it; the result must not change).
+            let extra = act_extra_bytes(fast.act_ty, n);
+            if r % 2 == 1 && extra > 0 {
+                let len = act.len();
+                act.resize(len + extra, 0);
+                let (row, side) = act.split_at_mut(len);
+                if fill_act_extra(fast.act_ty, n, row, side).is_err() {
+                    mismatches.push(json!({"type": ty.to_string(), "error": "side data"}));
+                    break;
+                }
             }
             let (a, b) = (fast.dot(n, &w, &act), truth.dot(n, &w, &act));
             if a.to_bits() != b.to_bits() {
