@@ -12,6 +12,8 @@ mod attention_ggml;
 mod matmul;
 mod pool;
 mod simd;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 mod trace;
 
 pub use matmul::CpuBackend;

@@ -9,7 +9,7 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
-use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel};
+use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -79,6 +79,8 @@ struct Job<'a> {
     dot4g: Option<VecDot4Fn>,
     /// Any tokens of a sequence with at least TILED_MIN_ROWS rows (llama.cpp's tiled order).
     dot4t: Option<VecDot4Fn>,
+    /// Two rows against one token (per row bit-identical to `dot`; SIMD128 only so far).
+    dot2: Option<VecDotRows2Fn>,
     w_row: usize,
     out: OutPtr,
 }
@@ -122,6 +124,7 @@ impl CpuBackend {
             dot4: kernel.func4(),
             dot4g: kernel.func4_grouped(),
             dot4t: kernel.func4_tiled(),
+            dot2: chord_quant::vec_dot_rows2(w.ty, self.isa),
             w_row,
             out: OutPtr::new(y),
         };
@@ -285,6 +288,18 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
     };
     let single = |t: usize| {
         let at = a(t);
+        let mut r0 = r0;
+        if let Some(f) = j.dot2 {
+            let row = |r: usize| &w.data[r * w_row..(r + 1) * w_row];
+            while r0 + 2 <= r1 {
+                let v = f(w.cols, [row(r0), row(r0 + 1)], at);
+                for (r, vk) in (r0..).zip(v) {
+                    // SAFETY: as below.
+                    unsafe { *out.get().add(t * w.rows + r) = vk };
+                }
+                r0 += 2;
+            }
+        }
         for r in r0..r1 {
             let v = (j.dot)(w.cols, &w.data[r * w_row..(r + 1) * w_row], at);
             // SAFETY: r < rows and t < n_tokens, checked against the output's length in

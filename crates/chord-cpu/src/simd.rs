@@ -3,6 +3,35 @@
 
 use half::f16;
 
+/// The non-x86 code: four lanes at a time where wasm has SIMD128 (the same bits), else loops.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use crate::simd128 as lanes;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod lanes {
+    use half::f16;
+
+    pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+    }
+
+    pub(crate) fn axpy_f32(acc: &mut [f32], p: f32, v: &[f32]) {
+        for (a, &x) in acc.iter_mut().zip(v) {
+            *a += p * x;
+        }
+    }
+
+    pub(crate) fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
+        for (a, &x) in acc.iter_mut().zip(v) {
+            *a += p * x.to_f32();
+        }
+    }
+}
+
 /// `fast`: use the AVX2/F16C code; the caller passes whether its kernel flavour allows it
 /// (the x86 flavours, which all imply AVX2, FMA and F16C), so a backend pinned to the scalar
 /// flavour runs portable code here too.
@@ -15,7 +44,7 @@ pub(crate) fn dot_f32(fast: bool, a: &[f32], b: &[f32]) -> f32 {
         // FMA and F16C (checked by chord-quant's detection).
         return unsafe { x86::dot_f32(a, b) };
     }
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    lanes::dot_f32(a, b)
 }
 
 pub(crate) fn dot_f16(fast: bool, a: &[f32], b: &[f16]) -> f32 {
@@ -26,7 +55,7 @@ pub(crate) fn dot_f16(fast: bool, a: &[f32], b: &[f16]) -> f32 {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::dot_f16(a, b) };
     }
-    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+    lanes::dot_f16(a, b)
 }
 
 pub(crate) fn axpy_f32(fast: bool, acc: &mut [f32], p: f32, v: &[f32]) {
@@ -37,9 +66,7 @@ pub(crate) fn axpy_f32(fast: bool, acc: &mut [f32], p: f32, v: &[f32]) {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::axpy_f32(acc, p, v) };
     }
-    for (a, &x) in acc.iter_mut().zip(v) {
-        *a += p * x;
-    }
+    lanes::axpy_f32(acc, p, v)
 }
 
 pub(crate) fn axpy_f16(fast: bool, acc: &mut [f32], p: f32, v: &[f16]) {
@@ -50,9 +77,7 @@ pub(crate) fn axpy_f16(fast: bool, acc: &mut [f32], p: f32, v: &[f16]) {
         // SAFETY: as in `dot_f32`.
         return unsafe { x86::axpy_f16(acc, p, v) };
     }
-    for (a, &x) in acc.iter_mut().zip(v) {
-        *a += p * x.to_f32();
-    }
+    lanes::axpy_f16(acc, p, v)
 }
 
 /// SwiGLU, `gate = silu(gate) · up`, computed as ggml does on the same CPU: 16 (AVX-512) or 8

@@ -129,6 +129,23 @@ pub const WEIGHT_TYPES: [GgmlType; 15] = [
     GgmlType::IQ4_XS,
 ];
 
+/// Two weight rows against one activation row (decode: the activation is loaded and widened
+/// once for both rows): `(n, [weight row, weight row], activation row) -> [f32; 2]`, per row
+/// exactly what the flavour's [`VecDotFn`] returns. Length rules as for [`VecDotFn`], with
+/// blocks beyond the shortest of the three slices ignored.
+pub type VecDotRows2Fn = fn(usize, [&[u8]; 2], &[u8]) -> [f32; 2];
+
+/// The two-row kernel of weight type `w` in flavour `isa`, where there is one (SIMD128: Q4_0,
+/// Q5_0, Q8_0); otherwise rows go one by one through [`VecDotKernel::func`].
+pub fn vec_dot_rows2(w: GgmlType, isa: Isa) -> Option<VecDotRows2Fn> {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if isa == Isa::Simd128 {
+        return simd128::lookup_rows2(w);
+    }
+    let _ = (w, isa);
+    None
+}
+
 /// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
 /// for the activation-only types Q8_1 and Q8_K).
 pub fn is_supported(ty: GgmlType) -> bool {

@@ -4,7 +4,10 @@
 //! too, to check an engine.
 
 use chord_gguf::GgmlType;
-use chord_quant::{quantize_activation, row_bytes, selected_isa, Isa, VecDotKernel, WEIGHT_TYPES};
+use chord_quant::{
+    act_extra_bytes, fill_act_extra, quantize_activation, row_bytes, selected_isa, vec_dot_rows2,
+    Isa, VecDotKernel, WEIGHT_TYPES,
+};
 use serde_json::json;
 
 /// xorshift64*: deterministic test data without a dependency.
@@ -68,7 +71,8 @@ fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Compares every weight type's kernel in this build's ISA with the scalar kernel on `rows`
-/// random rows of 1024; returns JSON {isa, kernels: {type: name}, rows, mismatches: [...]}.
+/// random rows of 1024 to 1024 + 3 blocks (so kernels that take blocks in fours also run their
+/// tails); returns JSON {isa, kernels: {type: name}, rows, mismatches: [...]}.
 pub fn run(seed: u64, rows: usize) -> serde_json::Value {
     run_with(selected_isa(), seed, rows)
 }
@@ -76,7 +80,6 @@ pub fn run(seed: u64, rows: usize) -> serde_json::Value {
 /// [`run`] for a given kernel flavour.
 pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
     let mut rng = Rng(seed | 1);
-    let n = 1024;
     let mut kernels = serde_json::Map::new();
     let mut mismatches = Vec::new();
     for &ty in WEIGHT_TYPES.iter() {
@@ -88,8 +91,9 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
             continue;
         };
         kernels.insert(ty.to_string(), json!(fast.name));
-        let mut act = vec![0u8; row_bytes(fast.act_ty, n).unwrap_or(0)];
         for r in 0..rows {
+            let n = 1024 + (r % 4) * ty.block_size() as usize;
+            let mut act = vec![0u8; row_bytes(fast.act_ty, n).unwrap_or(0)];
             let w = random_row(ty, n, &mut rng);
             // Every third row: activations with a wide dynamic range.
             let scale = if r % 3 == 2 { 1000.0 } else { 1.0 };
@@ -98,9 +102,32 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
                 mismatches.push(json!({"type": ty.to_string(), "error": "activation"}));
                 break;
             }
+            // Every other row: followed by its side data, as chord-cpu's matmul passes it (the
+            // fast kernels may read it; the result must not change).
+            let extra = act_extra_bytes(fast.act_ty, n);
+            if r % 2 == 1 && extra > 0 {
+                let len = act.len();
+                act.resize(len + extra, 0);
+                let (row, side) = act.split_at_mut(len);
+                if fill_act_extra(fast.act_ty, n, row, side).is_err() {
+                    mismatches.push(json!({"type": ty.to_string(), "error": "side data"}));
+                    break;
+                }
+            }
             let (a, b) = (fast.dot(n, &w, &act), truth.dot(n, &w, &act));
             if a.to_bits() != b.to_bits() {
                 mismatches.push(json!({"type": ty.to_string(), "row": r, "got": a, "want": b}));
+            }
+            // The two-row kernel (decode), this row with a second random one of its length.
+            if let Some(f2) = vec_dot_rows2(ty, isa) {
+                let w2 = random_row(ty, n, &mut rng);
+                let got = f2(n, [&w, &w2], &act);
+                let want = [b, truth.dot(n, &w2, &act)];
+                if got.map(f32::to_bits) != want.map(f32::to_bits) {
+                    mismatches.push(
+                        json!({"type": ty.to_string(), "row": r, "rows2": got, "want": want}),
+                    );
+                }
             }
         }
     }

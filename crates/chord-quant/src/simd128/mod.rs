@@ -35,19 +35,58 @@ fn load16(bytes: &[u8], at: usize) -> v128 {
     unsafe { v128_load(chunk.as_ptr() as *const v128) }
 }
 
-/// Σ a[i]·b[i] of two i8x16 vectors as i32x4 partial sums (exact).
+/// The lane sums of four i32x4 vectors, as one i32x4 (`[Σv[0], Σv[1], Σv[2], Σv[3]]`): two
+/// rounds of pairwise shuffles and adds instead of twelve lane extracts. Exact (integers).
 #[inline(always)]
-fn dot_i8x16(a: v128, b: v128) -> v128 {
-    let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), i16x8_extend_low_i8x16(b));
-    let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), i16x8_extend_high_i8x16(b));
-    i32x4_add(lo, hi)
+fn hsum4_i32x4(v: [v128; 4]) -> v128 {
+    // [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
+    let ab = i32x4_add(
+        i32x4_shuffle::<0, 4, 1, 5>(v[0], v[1]),
+        i32x4_shuffle::<2, 6, 3, 7>(v[0], v[1]),
+    );
+    let cd = i32x4_add(
+        i32x4_shuffle::<0, 4, 1, 5>(v[2], v[3]),
+        i32x4_shuffle::<2, 6, 3, 7>(v[2], v[3]),
+    );
+    i32x4_add(
+        i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
+        i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
+    )
 }
 
-/// Sum of the four i32 lanes (exact: the callers' sums are far from overflow).
+/// Four IEEE halves (little-endian bytes) to f32x4, the same values as
+/// `crate::block::f16_bits_to_f32` (exact; wasm has no F16C-like instruction). The magnitude
+/// bits shifted into an f32's place read as 2^-112 times the half's value, zeros and subnormals
+/// included (as f32 subnormals, which wasm never flushes), so one multiply by 2^112 rebiases
+/// every finite half exactly; infinities and NaNs are selected apart.
 #[inline(always)]
-fn hsum_i32x4(v: v128) -> i32 {
-    i32x4_extract_lane::<0>(v)
-        + i32x4_extract_lane::<1>(v)
-        + i32x4_extract_lane::<2>(v)
-        + i32x4_extract_lane::<3>(v)
+fn f16x4_to_f32x4(h: [&[u8; 2]; 4]) -> v128 {
+    // Four 16-bit lane loads (wasm is little-endian), widened: fewer instructions in V8 than
+    // building the vector from four scalars.
+    let mut v = u16x8_splat(0);
+    // SAFETY: each pointer is 2 readable bytes; wasm loads have no alignment requirement.
+    unsafe {
+        v = v128_load16_lane::<0>(v, h[0].as_ptr() as *const u16);
+        v = v128_load16_lane::<1>(v, h[1].as_ptr() as *const u16);
+        v = v128_load16_lane::<2>(v, h[2].as_ptr() as *const u16);
+        v = v128_load16_lane::<3>(v, h[3].as_ptr() as *const u16);
+    }
+    let h = u32x4_extend_low_u16x8(v);
+    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+    let em = i32x4_shl(v128_and(h, u32x4_splat(0x7fff)), 13);
+    let finite = f32x4_mul(em, f32x4_splat(f32::from_bits((127 + 112) << 23)));
+    // Exponent all ones (em >= 0x7c00 before the shift): inf / NaN with the mantissa kept.
+    let special = v128_or(em, u32x4_splat(0x7f80_0000));
+    let is_special = i32x4_gt(em, u32x4_splat(0x0f7f_ffff));
+    v128_or(sign, v128_bitselect(special, finite, is_special))
+}
+
+/// The SIMD128 two-row kernel (two weight rows, one activation row) for weight type `w`.
+pub(crate) fn lookup_rows2(w: GgmlType) -> Option<crate::VecDotRows2Fn> {
+    Some(match w {
+        GgmlType::Q4_0 => legacy::vec_dot2_q4_0_q8_0,
+        GgmlType::Q5_0 => legacy::vec_dot2_q5_0_q8_0,
+        GgmlType::Q8_0 => legacy::vec_dot2_q8_0_q8_0,
+        _ => return None,
+    })
 }
