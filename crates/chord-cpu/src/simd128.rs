@@ -51,56 +51,75 @@ fn sum_start() -> f32 {
     core::iter::empty::<f32>().sum()
 }
 
-pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a4, b4) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
-    let (ra, rb) = (a4.remainder(), b4.remainder());
-    let mut s = sum_start();
-    for (x, y) in a4.zip(b4) {
-        s = add_lanes(s, f32x4_mul(load_f32x4(x), load_f32x4(y)));
+/// A KV cache element type: four of them as f32x4, and one as f32, with the same values.
+trait CacheElem: Copy {
+    fn load4(x: &[Self]) -> v128;
+    fn to_f32(self) -> f32;
+}
+impl CacheElem for f32 {
+    #[inline(always)]
+    fn load4(x: &[f32]) -> v128 {
+        load_f32x4(x)
     }
-    ra.iter().zip(rb).fold(s, |s, (x, y)| s + x * y)
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+impl CacheElem for f16 {
+    #[inline(always)]
+    fn load4(x: &[f16]) -> v128 {
+        f16x4(x)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
 }
 
-pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+/// `Σ a[i]·b[i]`: products four at a time, summed one by one in element order.
+#[inline(always)]
+fn dot<T: CacheElem>(a: &[f32], b: &[T]) -> f32 {
     let n = a.len().min(b.len());
     let (a4, b4) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
     let (ra, rb) = (a4.remainder(), b4.remainder());
     let mut s = sum_start();
     for (x, y) in a4.zip(b4) {
-        s = add_lanes(s, f32x4_mul(load_f32x4(x), f16x4(y)));
+        s = add_lanes(s, f32x4_mul(load_f32x4(x), T::load4(y)));
     }
     ra.iter().zip(rb).fold(s, |s, (x, y)| s + x * y.to_f32())
 }
 
-pub(crate) fn axpy_f32(acc: &mut [f32], p: f32, v: &[f32]) {
+/// `acc[i] += p·v[i]` (a multiply, then an add), four at a time.
+#[inline(always)]
+fn axpy<T: CacheElem>(acc: &mut [f32], p: f32, v: &[T]) {
     let n = acc.len().min(v.len());
     let pv = f32x4_splat(p);
     let mut a4 = acc[..n].chunks_exact_mut(4);
     let v4 = v[..n].chunks_exact(4);
     let rv = v4.remainder();
     for (a, x) in (&mut a4).zip(v4) {
-        let r = f32x4_add(load_f32x4(a), f32x4_mul(pv, load_f32x4(x)));
-        // SAFETY: `a` is 4 writable floats.
-        unsafe { v128_store(a.as_mut_ptr() as *mut v128, r) };
-    }
-    for (a, &x) in a4.into_remainder().iter_mut().zip(rv) {
-        *a += p * x;
-    }
-}
-
-pub(crate) fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
-    let n = acc.len().min(v.len());
-    let pv = f32x4_splat(p);
-    let mut a4 = acc[..n].chunks_exact_mut(4);
-    let v4 = v[..n].chunks_exact(4);
-    let rv = v4.remainder();
-    for (a, x) in (&mut a4).zip(v4) {
-        let r = f32x4_add(load_f32x4(a), f32x4_mul(pv, f16x4(x)));
+        let r = f32x4_add(load_f32x4(a), f32x4_mul(pv, T::load4(x)));
         // SAFETY: `a` is 4 writable floats.
         unsafe { v128_store(a.as_mut_ptr() as *mut v128, r) };
     }
     for (a, &x) in a4.into_remainder().iter_mut().zip(rv) {
         *a += p * x.to_f32();
     }
+}
+
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    dot(a, b)
+}
+
+pub(crate) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    dot(a, b)
+}
+
+pub(crate) fn axpy_f32(acc: &mut [f32], p: f32, v: &[f32]) {
+    axpy(acc, p, v)
+}
+
+pub(crate) fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
+    axpy(acc, p, v)
 }
