@@ -315,7 +315,7 @@ fn lookup4_tiled(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
 /// (`ggml_tiled_min_batch`).
 pub const TILED_MIN_ROWS: usize = 8;
 
-/// The four-token kernels that exist (hand-written x86 only).
+/// The four-token kernels that exist (hand-written x86 and SIMD128 only).
 fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -344,6 +344,10 @@ fn lookup4(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if isa == Isa::Simd128 {
+            return crate::simd128::lookup4(w);
+        }
         let _ = (w, isa);
         None
     }

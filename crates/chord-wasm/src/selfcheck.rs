@@ -70,8 +70,8 @@ fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
     }
 }
 
-/// Compares every weight type's kernel in this build's ISA with the scalar kernel on `rows`
-/// random rows of 1024 to 1024 + 3 blocks (so kernels that take blocks in fours also run their
+/// Compares every weight type's kernel in this build's ISA (and its two-row and four-token
+/// kernels where it has them) with the scalar kernel on `rows` random rows of 1024 to 1024 + 3 blocks (so kernels that take blocks in fours also run their
 /// tails); returns JSON {isa, kernels: {type: name}, rows, mismatches: [...]}.
 pub fn run(seed: u64, rows: usize) -> serde_json::Value {
     run_with(selected_isa(), seed, rows)
@@ -115,6 +115,9 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
                 }
             }
             let (a, b) = (fast.dot(n, &w, &act), truth.dot(n, &w, &act));
+            if let Some(f4) = fast.func4() {
+                check4(ty, n, r, &w, &act, f4, &truth, &mut rng, &mut mismatches);
+            }
             if a.to_bits() != b.to_bits() {
                 mismatches.push(json!({"type": ty.to_string(), "row": r, "got": a, "want": b}));
             }
@@ -132,6 +135,44 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
         }
     }
     json!({"isa": isa.name(), "kernels": kernels, "rows": rows, "mismatches": mismatches})
+}
+
+/// The four-token kernel (prefill) against the scalar single-row kernel: `act` (with or
+/// without its side data, as the caller made it) is one of four rows, the other three random
+/// rows of the same length, with side data where `act` has it; the fourth row is `act` again
+/// so that a kernel mixing up tokens would show.
+#[allow(clippy::too_many_arguments)]
+fn check4(
+    ty: GgmlType,
+    n: usize,
+    r: usize,
+    w: &[u8],
+    act: &[u8],
+    f4: chord_quant::VecDot4Fn,
+    truth: &VecDotKernel,
+    rng: &mut Rng,
+    mismatches: &mut Vec<serde_json::Value>,
+) {
+    let plain = row_bytes(truth.act_ty, n).unwrap_or(0);
+    let others: Vec<Vec<u8>> = (0..2)
+        .map(|k| {
+            let x: Vec<f32> = (0..n).map(|_| rng.unit() * (1 + 99 * k) as f32).collect();
+            let mut a = vec![0u8; plain];
+            let _ = quantize_activation(truth.act_ty, &x, &mut a);
+            if act.len() > plain {
+                a.resize(act.len(), 0);
+                let (row, side) = a.split_at_mut(plain);
+                let _ = fill_act_extra(truth.act_ty, n, row, side);
+            }
+            a
+        })
+        .collect();
+    let rows = [&others[0][..], act, &others[1][..], act];
+    let got = f4(n, w, rows);
+    let want = rows.map(|a| truth.dot(n, w, a));
+    if got.map(f32::to_bits) != want.map(f32::to_bits) {
+        mismatches.push(json!({"type": ty.to_string(), "row": r, "tokens4": got, "want": want}));
+    }
 }
 
 #[cfg(test)]

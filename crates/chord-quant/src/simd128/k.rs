@@ -20,7 +20,7 @@ fn group16(a: v128, y: v128, scale: i32, acc: &mut [v128; 2]) {
 }
 
 #[inline(always)]
-fn add_scaled(s: v128, scale: i32, acc: &mut [v128; 2]) {
+pub(super) fn add_scaled(s: v128, scale: i32, acc: &mut [v128; 2]) {
     let sc = i32x4_splat(scale);
     acc[0] = i32x4_add(acc[0], i32x4_mul(i32x4_extend_low_i16x8(s), sc));
     acc[1] = i32x4_add(acc[1], i32x4_mul(i32x4_extend_high_i16x8(s), sc));
@@ -28,7 +28,7 @@ fn add_scaled(s: v128, scale: i32, acc: &mut [v128; 2]) {
 
 /// `sums[l] += d * aux32[l] as f32` for the eight lanes.
 #[inline(always)]
-fn add_lanes(sums: &mut [v128; 2], d: f32, aux: &[v128; 2]) {
+pub(super) fn add_lanes(sums: &mut [v128; 2], d: f32, aux: &[v128; 2]) {
     let dv = f32x4_splat(d);
     for h in 0..2 {
         sums[h] = f32x4_add(sums[h], f32x4_mul(dv, f32x4_convert_i32x4(aux[h])));
@@ -37,7 +37,7 @@ fn add_lanes(sums: &mut [v128; 2], d: f32, aux: &[v128; 2]) {
 
 /// `for s in sums { sumf += s }`, lanes in order 0..8.
 #[inline(always)]
-fn add_in_order(mut sumf: f32, sums: &[v128; 2]) -> f32 {
+pub(super) fn add_in_order(mut sumf: f32, sums: &[v128; 2]) -> f32 {
     for v in sums {
         sumf += f32x4_extract_lane::<0>(*v);
         sumf += f32x4_extract_lane::<1>(*v);

@@ -143,7 +143,7 @@ fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
 /// subtracts from a nibble to get its quant, `(nibble | bit << 4) - 16 = nibble - (16 if the
 /// bit is clear)`.
 #[inline(always)]
-fn minus_bits(qh: u32) -> v128 {
+pub(super) fn minus_bits(qh: u32) -> v128 {
     let bytes = u32x4_splat(qh);
     // Byte i of the 16 lanes reads byte i / 8 of qh and tests bit i % 8.
     let spread = i8x16_swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));

@@ -8,7 +8,9 @@
 //! element, and i32 → f32 conversion rounds to nearest in both.
 
 mod k;
+mod k4;
 mod legacy;
+mod tokens4;
 
 use crate::dot::VecDotFn;
 use chord_gguf::GgmlType;
@@ -87,6 +89,19 @@ pub(crate) fn lookup_rows2(w: GgmlType) -> Option<crate::VecDotRows2Fn> {
         GgmlType::Q4_0 => legacy::vec_dot2_q4_0_q8_0,
         GgmlType::Q5_0 => legacy::vec_dot2_q5_0_q8_0,
         GgmlType::Q8_0 => legacy::vec_dot2_q8_0_q8_0,
+        _ => return None,
+    })
+}
+
+/// The SIMD128 four-token kernel (prefill: one weight row, four activation rows) for weight
+/// type `w`; per token the bits of the single-row kernel.
+pub(crate) fn lookup4(w: GgmlType) -> Option<crate::VecDot4Fn> {
+    Some(match w {
+        GgmlType::Q4_0 => tokens4::q4_0_q8_0_x4,
+        GgmlType::Q5_0 => tokens4::q5_0_q8_0_x4,
+        GgmlType::Q8_0 => tokens4::q8_0_q8_0_x4,
+        GgmlType::Q4_K => k4::q4_k_q8_k_x4,
+        GgmlType::Q6_K => k4::q6_k_q8_k_x4,
         _ => return None,
     })
 }
