@@ -87,18 +87,34 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 /// the input is rounded to f16, GELU is evaluated on that and the result rounded to f16 (ggml
 /// reads a precomputed f16 table, and so do we: 64Ki entries built once); inputs beyond ±10
 /// bypass the table.
+///
+/// The f16 conversions run on slices of 64 (F16C eight at a time where the CPU has it,
+/// through `half`; the same round-to-nearest-even bits as one at a time, which took 3% of a
+/// Gemma prefill).
 pub fn geglu(gate: &mut [f32], up: &[f32]) {
+    use half::slice::HalfFloatSliceExt;
+    const CHUNK: usize = 64;
     let table = gelu_f16_table();
-    for (g, &u) in gate.iter_mut().zip(up) {
-        let x = *g;
-        *g = if x <= -10.0 {
-            0.0
-        } else if x >= 10.0 {
-            x * u
-        } else {
-            let bits = f16::from_f32(x).to_bits();
-            f16::from_bits(table[bits as usize]).to_f32() * u
-        };
+    let mut h = [f16::ZERO; CHUNK];
+    let mut y = [0f32; CHUNK];
+    for (g, u) in gate.chunks_mut(CHUNK).zip(up.chunks(CHUNK)) {
+        let m = g.len().min(u.len());
+        let (g, u, h, y) = (&mut g[..m], &u[..m], &mut h[..m], &mut y[..m]);
+        h.convert_from_f32_slice(g);
+        for hv in h.iter_mut() {
+            *hv = f16::from_bits(table[hv.to_bits() as usize]);
+        }
+        h.convert_to_f32_slice(y);
+        for ((g, &u), &y) in g.iter_mut().zip(u).zip(y.iter()) {
+            let x = *g;
+            *g = if x <= -10.0 {
+                0.0
+            } else if x >= 10.0 {
+                x * u
+            } else {
+                y * u
+            };
+        }
     }
 }
 
@@ -225,9 +241,15 @@ mod tests {
     /// The table-driven GeGLU equals evaluating GELU on the f16-rounded input directly.
     #[test]
     fn geglu_table_equals_direct_evaluation() {
-        let xs: Vec<f32> = (-12_000..12_000)
+        // A length that is not a multiple of the 64-element chunks, and exact midpoints
+        // between neighbouring halves (round-to-nearest-even ties) of both signs.
+        let mut xs: Vec<f32> = (-12_000..12_013)
             .map(|i| i as f32 * 1e-3 + 1.7e-4)
             .collect();
+        for b in (0x2000u16..0x4880).step_by(7) {
+            let mid = (f16::from_bits(b).to_f32() + f16::from_bits(b + 1).to_f32()) / 2.0;
+            xs.extend([mid, -mid]);
+        }
         let up: Vec<f32> = xs.iter().map(|x| 0.5 + x.abs().sin()).collect();
         let mut got = xs.clone();
         geglu(&mut got, &up);
