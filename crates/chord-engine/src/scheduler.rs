@@ -161,6 +161,9 @@ impl Scheduler {
             queue: VecDeque::new(),
             running: Vec::new(),
             scratch: Scratch::default(),
+            feed: Vec::new(),
+            logits: Vec::new(),
+            row: Vec::new(),
             step: 0,
         };
         let thread = std::thread::Builder::new()
@@ -264,6 +267,12 @@ struct Worker {
     queue: VecDeque<Pending>,
     running: Vec<Running>,
     scratch: Scratch,
+    /// The step's token feed (all sequences' tokens back to back, spans in `plan` order), its
+    /// logits rows and the row being sampled: reused every step, so the decode loop does not
+    /// allocate them (the logits of 8 sequences of a 152k vocabulary are 4.8 MB).
+    feed: Vec<u32>,
+    logits: Vec<f32>,
+    row: Vec<f32>,
     step: u64,
 }
 
@@ -413,17 +422,22 @@ impl Worker {
             }
         }
         plan.sort_by_key(|(i, _)| *i);
-        let feeds: Vec<Vec<u32>> = plan
+        // Each planned sequence's tokens, back to back in `feed`; `spans` says where.
+        self.feed.clear();
+        let spans: Vec<std::ops::Range<usize>> = plan
             .iter()
             .map(|(i, range)| {
                 let r = &self.running[*i];
+                let start = self.feed.len();
                 match r.next {
-                    Some(t) => vec![t],
-                    None => r.p.req.prompt[range.clone()].to_vec(),
+                    Some(t) => self.feed.push(t),
+                    None => self.feed.extend_from_slice(&r.p.req.prompt[range.clone()]),
                 }
+                start..self.feed.len()
             })
             .collect();
-        let n_tokens: usize = feeds.iter().map(Vec::len).sum();
+        let feeds: Vec<&[u32]> = spans.iter().map(|sp| &self.feed[sp.clone()]).collect();
+        let n_tokens = self.feed.len();
 
         // Each planned sequence borrows its own slot's cache (distinct slots, so disjoint).
         let mut caches: Vec<Option<&mut chord_model::KvCache>> = self
@@ -457,9 +471,12 @@ impl Worker {
         let n_vocab = eng.model.config.n_vocab;
         // One logits row per sequence (Logits::Last); anything else is a backend bug, reported
         // to the requests rather than a panic on the scheduler thread.
+        let mut logits = std::mem::take(&mut self.logits);
         let result = result.and_then(|rows| {
             if rows.len() == plan.len() * n_vocab {
-                Ok(rows.to_vec())
+                logits.clear();
+                logits.extend_from_slice(rows);
+                Ok(())
             } else {
                 Err(chord_model::ModelError::Backend(format!(
                     "forward_batch returned {} logits for {} sequences of vocabulary {n_vocab}",
@@ -468,9 +485,11 @@ impl Worker {
                 )))
             }
         });
-        let rows = match result {
-            Ok(rows) => rows,
+        let rows = logits;
+        match result {
+            Ok(()) => {}
             Err(e) => {
+                self.logits = rows;
                 // Nothing was written; every sequence of the batch fails with the error's text.
                 let msg = e.to_string();
                 for &(i, _) in plan.iter().rev() {
@@ -479,7 +498,8 @@ impl Worker {
                 }
                 return;
             }
-        };
+        }
+        let mut row = std::mem::take(&mut self.row);
         let mut outcomes = Vec::with_capacity(plan.len());
         for (k, ((i, _), toks)) in plan.iter().zip(&feeds).enumerate() {
             let r = &mut self.running[*i];
@@ -491,11 +511,14 @@ impl Worker {
                     continue; // prompt not read yet: no sampling
                 }
             }
-            let mut row = rows[k * n_vocab..(k + 1) * n_vocab].to_vec();
+            row.clear();
+            row.extend_from_slice(&rows[k * n_vocab..(k + 1) * n_vocab]);
             let n_ctx = slot.cache.n_ctx();
             let out = sample_next(&eng, r, &slot.tokens, n_ctx, &mut row);
             outcomes.push((*i, out));
         }
+        self.row = row;
+        self.logits = rows;
         // Highest index first so removals do not shift the ones still to do.
         for (i, out) in outcomes.into_iter().rev() {
             if !matches!(out, Outcome::Continue) {
