@@ -171,6 +171,16 @@ impl GpuBackend {
         )
     }
 
+    /// `out = expf(x)` element-wise with the bits of chord-model's `math::expf` (libm's), the
+    /// exp attention uses.
+    pub fn expf(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        if x.len() != out.len() {
+            return Err(GpuError::Shape("expf: input and output differ in length".into()));
+        }
+        let p = [x.len() as u32, 0, 0, 0];
+        self.run_simple("expf", kernels::EXPF, &[x], &p, x.len().div_ceil(WG), out)
+    }
+
     /// `gate = silu(gate) · up`.
     pub fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> Result<()> {
         self.glu("swiglu", kernels::SWIGLU, gate, up)

@@ -15,6 +15,36 @@ use chord_gpu::EMBED_TYPES;
 use chord_model::{ops, MatRef, Model};
 use common::{gpu, random_matrix, rel_err, Rng};
 
+/// expf has libm's bits (chord-model's `math::expf`) over the range attention uses (scores
+/// minus their max: 0 down to the underflow at -104) and beyond, on about 4 million inputs
+/// plus the special values.
+#[test]
+fn expf_is_bit_identical_to_libm() {
+    let mut x: Vec<f32> = Vec::new();
+    // Every 509th bit pattern from 0 to 90 and from -0 to -120 (through the subnormal results).
+    x.extend((0..0x42b4_0000u32).step_by(509).map(f32::from_bits));
+    x.extend((0x8000_0000..0xc2f0_0000u32).step_by(509).map(f32::from_bits));
+    // Densely around the branch points of the argument reduction and the subnormal range.
+    for c in [0x3eb1_7218u32, 0x3f85_1592, 0x3900_0000, 0x42ae_ac50, 0x42b1_7218, 0x42cf_f1b5] {
+        for sign in [0, 0x8000_0000] {
+            x.extend((c - 2000..c + 2000).map(|b| f32::from_bits(b | sign)));
+        }
+    }
+    x.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 0.0, -0.0, f32::MIN_POSITIVE]);
+    let mut got = vec![0f32; x.len()];
+    for (xs, gs) in x.chunks(1 << 21).zip(got.chunks_mut(1 << 21)) {
+        gpu().expf(xs, gs).unwrap();
+    }
+    let bad: Vec<(f32, f32, f32)> = x
+        .iter()
+        .zip(&got)
+        .map(|(&x, &g)| (x, g, chord_model::math::expf(x)))
+        .filter(|(_, g, w)| g.to_bits() != w.to_bits() && !(g.is_nan() && w.is_nan()))
+        .collect();
+    eprintln!("expf: {} inputs, {} differ", x.len(), bad.len());
+    assert!(bad.is_empty(), "first differences (x, gpu, libm): {:?}", &bad[..bad.len().min(8)]);
+}
+
 #[test]
 fn rms_norm_matches_host() {
     let mut rng = Rng::new(1);
