@@ -100,6 +100,12 @@ pub const ATTENTION: &str = concat!(
     include_str!("wgsl/f64.wgsl"),
     include_str!("wgsl/attention.wgsl")
 );
+/// The f64 emulation's operations element-wise, for the tests.
+pub const F64_OPS: &str = concat!(
+    include_str!("wgsl/expf.wgsl"),
+    include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/f64_main.wgsl")
+);
 /// libm's expf element-wise (the one attention uses), for the tests.
 pub const EXPF: &str = concat!(
     include_str!("wgsl/expf.wgsl"),

@@ -274,7 +274,10 @@ fn check_attention(c: Case, seed: u64) {
         got.len(),
         rel_err(&got, &want)
     );
-    assert_eq!(differ, 0, "attention is not bit-identical to the scalar CPU");
+    assert_eq!(
+        differ, 0,
+        "attention is not bit-identical to the scalar CPU"
+    );
 }
 
 #[test]
@@ -294,19 +297,76 @@ fn attention_is_bit_identical_to_scalar_cpu() {
     for f16 in [false, true] {
         let cases = [
             Case { f16, ..base }, // prefill from empty, one tile
-            Case { f16, n_tokens: 1, pos0: 9, ..base }, // decode
-            Case { f16, n_tokens: 6, pos0: 4, window: 3, ..base }, // sliding window
+            Case {
+                f16,
+                n_tokens: 1,
+                pos0: 9,
+                ..base
+            }, // decode
+            Case {
+                f16,
+                n_tokens: 6,
+                pos0: 4,
+                window: 3,
+                ..base
+            }, // sliding window
             // Prefill across tile boundaries (keys 0..=69: a second tile for the last six).
-            Case { f16, n_tokens: 70, spread: 4.0, ..base },
+            Case {
+                f16,
+                n_tokens: 70,
+                spread: 4.0,
+                ..base
+            },
             // Decode with 131 keys: three tiles, the max growing in each (rescaling).
-            Case { f16, n_tokens: 1, pos0: 130, spread: 3.0, growth: 1.0, ..base },
+            Case {
+                f16,
+                n_tokens: 1,
+                pos0: 130,
+                spread: 3.0,
+                growth: 1.0,
+                ..base
+            },
             // Decode, 201 keys, scores spread over hundreds: expf into the subnormals and 0.
-            Case { f16, n_tokens: 2, pos0: 199, spread: 40.0, growth: 0.5, ..base },
+            Case {
+                f16,
+                n_tokens: 2,
+                pos0: 199,
+                spread: 40.0,
+                growth: 0.5,
+                ..base
+            },
             // Window of 100 from key 101 on: tiles start off the multiples of 64.
-            Case { f16, n_tokens: 3, pos0: 200, window: 100, spread: 2.0, growth: 1.0, ..base },
+            Case {
+                f16,
+                n_tokens: 3,
+                pos0: 200,
+                window: 100,
+                spread: 2.0,
+                growth: 1.0,
+                ..base
+            },
             // Larger and odd head sizes, one KV head per head and many per KV head.
-            Case { f16, n_tokens: 2, pos0: 66, n_head: 2, n_head_kv: 2, hd: 256, spread: 2.0, ..base },
-            Case { f16, n_tokens: 3, pos0: 64, n_head: 8, n_head_kv: 1, hd: 80, spread: 1.5, growth: 2.0, ..base },
+            Case {
+                f16,
+                n_tokens: 2,
+                pos0: 66,
+                n_head: 2,
+                n_head_kv: 2,
+                hd: 256,
+                spread: 2.0,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 3,
+                pos0: 64,
+                n_head: 8,
+                n_head_kv: 1,
+                hd: 80,
+                spread: 1.5,
+                growth: 2.0,
+                ..base
+            },
         ];
         for c in cases {
             check_attention(c, seed);
