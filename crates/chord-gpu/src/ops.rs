@@ -1,7 +1,8 @@
 //! The element-wise kernels (RMSNorm, RoPE, SwiGLU, GeGLU) and the embedding lookup, callable
 //! on host slices. The forward pass does not call them yet: today's `Backend` trait runs these
 //! ops on the host, and they become part of a step once activations stay on the device (see
-//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op.
+//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op. `expf` and
+//! `f64_ops` run the attention kernel's exact arithmetic on its own, for its tests.
 
 use crate::backend::{words, GpuBackend, WG};
 use crate::error::{GpuError, Result};

@@ -6,7 +6,8 @@
 //! RoPE 1e-6 (the same table and operations, but the CPU fuses two multiply-adds as ggml does,
 //! and WGSL's `fma` need not be fused: lavapipe's is not, measured 7e-8); RMSNorm 1e-6 (f32 sum of squares, the CPU's is f64); SwiGLU 1e-6
 //! (the driver's exp); GeGLU 1e-4 (an f16 step: the driver's tanh can move a value across an f16
-//! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest).
+//! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest). The
+//! attention kernel's expf and f64 emulation: none, bit-identical to libm and the host's f64.
 
 mod common;
 
