@@ -93,7 +93,24 @@ impl MatvecKernel {
     }
 }
 
-pub const ATTENTION: &str = include_str!("wgsl/attention.wgsl");
+/// Attention follows chord-cpu's scalar softmax bit for bit, with libm's expf and the CPU's f64
+/// denominator emulated on integers.
+pub const ATTENTION: &str = concat!(
+    include_str!("wgsl/expf.wgsl"),
+    include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/attention.wgsl")
+);
+/// The f64 emulation's operations element-wise, for the tests.
+pub const F64_OPS: &str = concat!(
+    include_str!("wgsl/expf.wgsl"),
+    include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/f64_main.wgsl")
+);
+/// libm's expf element-wise (the one attention uses), for the tests.
+pub const EXPF: &str = concat!(
+    include_str!("wgsl/expf.wgsl"),
+    include_str!("wgsl/expf_main.wgsl")
+);
 pub const RMS_NORM: &str = include_str!("wgsl/rms_norm.wgsl");
 pub const ROPE: &str = include_str!("wgsl/rope.wgsl");
 pub const SWIGLU: &str = include_str!("wgsl/swiglu.wgsl");

@@ -1,7 +1,8 @@
 //! The element-wise kernels (RMSNorm, RoPE, SwiGLU, GeGLU) and the embedding lookup, callable
 //! on host slices. The forward pass does not call them yet: today's `Backend` trait runs these
 //! ops on the host, and they become part of a step once activations stay on the device (see
-//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op.
+//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op. `expf` and
+//! `f64_ops` run the attention kernel's exact arithmetic on its own, for its tests.
 
 use crate::backend::{words, GpuBackend, WG};
 use crate::error::{GpuError, Result};
@@ -169,6 +170,53 @@ impl GpuBackend {
             x.len().div_ceil(WG),
             x,
         )
+    }
+
+    /// `out = expf(x)` element-wise with the bits of chord-model's `math::expf` (libm's), the
+    /// exp attention uses.
+    pub fn expf(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        if x.len() != out.len() {
+            return Err(GpuError::Shape(
+                "expf: input and output differ in length".into(),
+            ));
+        }
+        let p = [x.len() as u32, 0, 0, 0];
+        self.run_simple("expf", kernels::EXPF, &[x], &p, x.len().div_ceil(WG), out)
+    }
+
+    /// The attention kernel's f64 emulation, element-wise: `(l + x, l * c, (1 / l) as f32)`,
+    /// computed on the device. Only for testing it against the host's f64 (`l` positive
+    /// normal or zero, `x` and `c` non-negative).
+    #[doc(hidden)]
+    pub fn f64_ops(&self, l: &[f64], x: &[f32], c: &[f32]) -> Result<Vec<(f64, f64, f32)>> {
+        if x.len() != l.len() || c.len() != l.len() {
+            return Err(GpuError::Shape("f64_ops: inputs differ in length".into()));
+        }
+        let lw: Vec<f32> = l
+            .iter()
+            .flat_map(|v| {
+                let b = v.to_bits();
+                [f32::from_bits(b as u32), f32::from_bits((b >> 32) as u32)]
+            })
+            .collect();
+        let mut out = vec![0f32; 5 * l.len()];
+        let p = [l.len() as u32, 0, 0, 0];
+        self.run_simple(
+            "f64_ops",
+            kernels::F64_OPS,
+            &[&lw, x, c],
+            &p,
+            l.len().div_ceil(WG),
+            &mut out,
+        )?;
+        let w = |i: usize| out[i].to_bits() as u64;
+        Ok((0..l.len())
+            .map(|i| {
+                let s = f64::from_bits(w(5 * i) | w(5 * i + 1) << 32);
+                let m = f64::from_bits(w(5 * i + 2) | w(5 * i + 3) << 32);
+                (s, m, out[5 * i + 4])
+            })
+            .collect())
     }
 
     /// `gate = silu(gate) · up`.

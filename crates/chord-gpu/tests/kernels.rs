@@ -7,7 +7,8 @@
 //!   activations are quantized by the same host code) and the float steps follow the scalar
 //!   kernel's order; only fused multiply-adds the driver may form differ.
 //! - F32/F16 matvec: 1e-5 (the CPU accumulates in f64, WGSL has no f64).
-//! - attention: 1e-5 (exp from the driver, two-pass softmax against the CPU's online one).
+//! - attention: none, it must be bit-identical (the same tiles, dot order and rescaling,
+//!   libm's expf and the f64 denominator emulated exactly).
 
 mod common;
 
@@ -200,19 +201,39 @@ fn gpu_device() -> chord_gpu::Gpu {
     chord_gpu::Gpu::new().expect("GPU adapter (run scripts/setup.d/gpu.sh)")
 }
 
-fn check_attention(f16: bool, n_tokens: usize, pos0: usize, window: usize, seed: u64) {
-    let (n_head, n_head_kv, hd) = (4, 2, 64);
-    let n_ctx = pos0 + n_tokens + 3;
+/// One attention case. `spread` scales the scores (1: small ones, so e stays near 1; larger:
+/// expf over a wide range, scores more than 87 below the max included) and `growth` makes
+/// later keys larger, so the max grows from tile to tile and the rescaling runs.
+struct Case {
+    f16: bool,
+    n_tokens: usize,
+    pos0: usize,
+    window: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    hd: usize,
+    spread: f32,
+    growth: f32,
+}
+
+fn check_attention(c: Case, seed: u64) {
+    let (n_head, n_head_kv, hd) = (c.n_head, c.n_head_kv, c.hd);
+    let n_ctx = c.pos0 + c.n_tokens + 3;
     let mut rng = Rng::new(seed);
-    let q = rng.vec(n_tokens * n_head * hd, 1.0);
-    let k = rng.vec(n_ctx * n_head_kv * hd, 1.0);
+    let q = rng.vec(c.n_tokens * n_head * hd, 1.0);
+    let mut k = rng.vec(n_ctx * n_head_kv * hd, 1.0);
+    for (j, row) in k.chunks_mut(n_head_kv * hd).enumerate() {
+        let f = 1.0 + c.growth * j as f32 / 64.0;
+        row.iter_mut().for_each(|x| *x *= f);
+    }
     let v = rng.vec(n_ctx * n_head_kv * hd, 1.0);
     let kh: Vec<half::f16> = k.iter().map(|&x| half::f16::from_f32(x)).collect();
     let vh: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x)).collect();
+    let scale = c.spread / (hd as f32).sqrt();
     let run = |b: &dyn Backend| {
         let mut out = vec![0f32; q.len()];
         let mut scores = vec![0f32; n_ctx];
-        let (ks, vs) = if f16 {
+        let (ks, vs) = if c.f16 {
             (KvSlice::F16(&kh), KvSlice::F16(&vh))
         } else {
             (KvSlice::F32(&k), KvSlice::F32(&v))
@@ -222,13 +243,13 @@ fn check_attention(f16: bool, n_tokens: usize, pos0: usize, window: usize, seed:
             k: ks,
             v: vs,
             out: &mut out,
-            n_tokens,
-            pos0,
+            n_tokens: c.n_tokens,
+            pos0: c.pos0,
             n_head,
             n_head_kv,
             head_dim: hd,
-            scale: 0.125,
-            window,
+            scale,
+            window: c.window,
             scores: &mut scores,
         })
         .unwrap();
@@ -236,17 +257,121 @@ fn check_attention(f16: bool, n_tokens: usize, pos0: usize, window: usize, seed:
     };
     let want = run(&cpu_scalar());
     let got = run(gpu());
-    let e = rel_err(&got, &want);
-    eprintln!("attention f16={f16} n={n_tokens} pos0={pos0} window={window}: rel err {e:.2e}");
-    assert!(e <= 1e-5, "attention: relative error {e}");
+    let differ = got
+        .iter()
+        .zip(&want)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    eprintln!(
+        "attention f16={} n={} pos0={} window={} heads {n_head}/{n_head_kv}x{hd} spread {} \
+         growth {}: {differ} of {} outputs differ (rel err {:.2e})",
+        c.f16,
+        c.n_tokens,
+        c.pos0,
+        c.window,
+        c.spread,
+        c.growth,
+        got.len(),
+        rel_err(&got, &want)
+    );
+    assert_eq!(
+        differ, 0,
+        "attention is not bit-identical to the scalar CPU"
+    );
 }
 
 #[test]
-fn attention_matches_cpu() {
+fn attention_is_bit_identical_to_scalar_cpu() {
+    let base = Case {
+        f16: false,
+        n_tokens: 5,
+        pos0: 0,
+        window: 0,
+        n_head: 4,
+        n_head_kv: 2,
+        hd: 64,
+        spread: 1.0,
+        growth: 0.0,
+    };
+    let mut seed = 1;
     for f16 in [false, true] {
-        check_attention(f16, 5, 0, 0, 1); // prefill from empty
-        check_attention(f16, 1, 9, 0, 2); // decode
-        check_attention(f16, 6, 4, 3, 3); // sliding window
+        let cases = [
+            Case { f16, ..base }, // prefill from empty, one tile
+            Case {
+                f16,
+                n_tokens: 1,
+                pos0: 9,
+                ..base
+            }, // decode
+            Case {
+                f16,
+                n_tokens: 6,
+                pos0: 4,
+                window: 3,
+                ..base
+            }, // sliding window
+            // Prefill across tile boundaries (keys 0..=69: a second tile for the last six).
+            Case {
+                f16,
+                n_tokens: 70,
+                spread: 4.0,
+                ..base
+            },
+            // Decode with 131 keys: three tiles, the max growing in each (rescaling).
+            Case {
+                f16,
+                n_tokens: 1,
+                pos0: 130,
+                spread: 3.0,
+                growth: 1.0,
+                ..base
+            },
+            // Decode, 201 keys, scores spread over hundreds: expf into the subnormals and 0.
+            Case {
+                f16,
+                n_tokens: 2,
+                pos0: 199,
+                spread: 40.0,
+                growth: 0.5,
+                ..base
+            },
+            // Window of 100 from key 101 on: tiles start off the multiples of 64.
+            Case {
+                f16,
+                n_tokens: 3,
+                pos0: 200,
+                window: 100,
+                spread: 2.0,
+                growth: 1.0,
+                ..base
+            },
+            // Larger and odd head sizes, one KV head per head and many per KV head.
+            Case {
+                f16,
+                n_tokens: 2,
+                pos0: 66,
+                n_head: 2,
+                n_head_kv: 2,
+                hd: 256,
+                spread: 2.0,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 3,
+                pos0: 64,
+                n_head: 8,
+                n_head_kv: 1,
+                hd: 80,
+                spread: 1.5,
+                growth: 2.0,
+                ..base
+            },
+        ];
+        for c in cases {
+            check_attention(c, seed);
+            seed += 1;
+        }
     }
 }
 

@@ -3,18 +3,11 @@
 //! - with the GPU doing every matrix product (and the CPU the attention) the logits are
 //!   bit-identical: the quantized kernels are exact on real weights;
 //! - the whole GPU backend: greedy 32 tokens of Gemma 3 270M and Qwen2.5-Coder 0.5B equal the
-//!   CPU's, every matrix product on a quantized GPU kernel, and every step's logits within
-//!   `TOL` of the largest CPU logit.
-//!
-//! `TOL` is 8e-2, NOT the issue's 1e-2, which this backend does not meet yet: the GPU attention
-//! differs from the CPU's in the last bit (the driver's `exp`, f32 where the CPU sums in f64),
-//! and the 8-bit activation rounding before every matrix product amplifies such last-bit
-//! differences into a few % of the largest logit on these models (measured on lavapipe: Qwen
-//! 2.0e-2, Gemma 5.9e-2; the same effect puts chord-cpu 2-6% from llama.cpp, see
-//! chord-cpu/tests/fidelity.rs). Meeting 1e-2 needs an attention kernel bit-identical to the
-//! CPU's. The prompts have no step whose top two CPU logits are within 8% of the largest
-//! (Gemma's smallest gap is 12%; "Once upon a time" has an exact tie at step 6), so equal tokens
-//! are a fair demand.
+//!   CPU's, every matrix product on a quantized GPU kernel, and every step's logits
+//!   bit-identical to the CPU's (stricter than the issue's 1e-2 relative): the attention kernel
+//!   follows chord-cpu's scalar one bit for bit (libm's expf, the f64 softmax denominator
+//!   emulated exactly), so nothing differs for the 8-bit activation rounding to amplify.
+//!   Were any logit to differ, the worst relative error is printed with the count.
 
 mod common;
 
@@ -22,7 +15,6 @@ use chord_model::tokenizer::Tokenizer;
 use chord_model::{AttentionArgs, Backend, Logits, MatRef, Model, Scratch};
 
 const STEPS: usize = 32;
-const TOL: f32 = 8e-2;
 
 fn argmax(v: &[f32]) -> u32 {
     chord_model::sampler::argmax(v).expect("some logit is not NaN") as u32
@@ -63,12 +55,26 @@ fn check(name: &str, text: &str) {
         .zip(&want_logits)
         .map(|(g, w)| common::rel_err(g, w))
         .fold(0f32, f32::max);
+    let differ: usize = got_logits
+        .iter()
+        .zip(&want_logits)
+        .map(|(g, w)| {
+            g.iter()
+                .zip(w)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count()
+        })
+        .sum();
     eprintln!(
-        "{name}: {} tokens, worst relative logit error {worst:.2e}\n  cpu {want:?}\n  gpu {got:?}",
+        "{name}: {} tokens, {differ} logits not bit-identical, worst relative logit error \
+         {worst:.2e}\n  cpu {want:?}\n  gpu {got:?}",
         got.len()
     );
     assert_eq!(got, want, "{name}: greedy tokens differ");
-    assert!(worst <= TOL, "{name}: logits differ by {worst} (> {TOL})");
+    assert_eq!(
+        differ, 0,
+        "{name}: logits differ (worst relative error {worst})"
+    );
     let kernels = gpu.dispatch_counts();
     eprintln!("  kernels: {kernels:?}");
     assert!(!kernels.is_empty());

@@ -6,7 +6,8 @@
 //! RoPE 1e-6 (the same table and operations, but the CPU fuses two multiply-adds as ggml does,
 //! and WGSL's `fma` need not be fused: lavapipe's is not, measured 7e-8); RMSNorm 1e-6 (f32 sum of squares, the CPU's is f64); SwiGLU 1e-6
 //! (the driver's exp); GeGLU 1e-4 (an f16 step: the driver's tanh can move a value across an f16
-//! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest).
+//! rounding boundary; one f16 ulp of an element is ~1e-3 of it, less of the largest). The
+//! attention kernel's expf and f64 emulation: none, bit-identical to libm and the host's f64.
 
 mod common;
 
@@ -14,6 +15,138 @@ use chord_gguf::GgmlType;
 use chord_gpu::EMBED_TYPES;
 use chord_model::{ops, MatRef, Model};
 use common::{gpu, random_matrix, rel_err, Rng};
+
+/// expf has libm's bits (chord-model's `math::expf`) over the range attention uses (scores
+/// minus their max: 0 down to the underflow at -104) and beyond, on about 4 million inputs
+/// plus the special values.
+#[test]
+fn expf_is_bit_identical_to_libm() {
+    let mut x: Vec<f32> = Vec::new();
+    // Every 509th bit pattern from 0 to 90 and from -0 to -120 (through the subnormal results).
+    x.extend((0..0x42b4_0000u32).step_by(509).map(f32::from_bits));
+    x.extend(
+        (0x8000_0000..0xc2f0_0000u32)
+            .step_by(509)
+            .map(f32::from_bits),
+    );
+    // Densely around the branch points of the argument reduction and the subnormal range.
+    for c in [
+        0x3eb1_7218u32,
+        0x3f85_1592,
+        0x3900_0000,
+        0x42ae_ac50,
+        0x42b1_7218,
+        0x42cf_f1b5,
+    ] {
+        for sign in [0, 0x8000_0000] {
+            x.extend((c - 2000..c + 2000).map(|b| f32::from_bits(b | sign)));
+        }
+    }
+    x.extend([
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        0.0,
+        -0.0,
+        f32::MIN_POSITIVE,
+    ]);
+    let mut got = vec![0f32; x.len()];
+    for (xs, gs) in x.chunks(1 << 21).zip(got.chunks_mut(1 << 21)) {
+        gpu().expf(xs, gs).unwrap();
+    }
+    let bad: Vec<(f32, f32, f32)> = x
+        .iter()
+        .zip(&got)
+        .map(|(&x, &g)| (x, g, chord_model::math::expf(x)))
+        .filter(|(_, g, w)| g.to_bits() != w.to_bits() && !(g.is_nan() && w.is_nan()))
+        .collect();
+    eprintln!("expf: {} inputs, {} differ", x.len(), bad.len());
+    assert!(
+        bad.is_empty(),
+        "first differences (x, gpu, libm): {:?}",
+        &bad[..bad.len().min(8)]
+    );
+}
+
+/// The attention kernel's f64 emulation (the softmax denominator `l += e`, `l *= c`,
+/// `(1 / l) as f32`) equals the host's f64 bit for bit: on random operands and on the
+/// rounding ties, where an approximate f64 would go wrong (sums exactly half an ulp above a
+/// value, products with the dropped bits exactly 100…0, and l just around 1/m for m halfway
+/// between two f32, where the f64 quotient's rounding to f32 is a tie).
+#[test]
+fn f64_emulation_rounds_like_f64() {
+    let mut rng = Rng::new(77);
+    let (mut l, mut x, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bits = |lo: u64, hi: u64| lo + rng.next_u64() % (hi - lo);
+    // l in [2^-20, 2^32], x in [2^-149, 2], c in [2^-60, 1]: any exponents.
+    for _ in 0..200_000 {
+        let lb = bits(1003u64 << 52, 1055u64 << 52);
+        l.push(f64::from_bits(lb));
+        x.push(f32::from_bits(bits(1, 0x4000_0000) as u32));
+        c.push(f32::from_bits(bits(0x2180_0000, 0x3f80_0001) as u32));
+    }
+    for i in 0..200_000u64 {
+        // Sum ties: x = (1, 2 or 3 halves, or a hair over one half) of an ulp of l.
+        let lb = bits(1023u64 << 52, 1050u64 << 52);
+        let lv = f64::from_bits(lb);
+        let half_ulp = (2f64).powi(((lb >> 52) as i32) - 1023 - 53);
+        let k = [1.0, 2.0, 3.0, 1.0 + 2f64.powi(-20)][(i % 4) as usize];
+        l.push(lv);
+        x.push((half_ulp * k) as f32);
+        // Product ties: l = 1 + a·2^-52, c = (2^23 + b)·2^-24 with a·b = 2^22·odd.
+        let sh = (i % 23) as u32;
+        let a = (1u64 << sh) * ((bits(0, 1 << 10) << 1) | 1);
+        let b = (1u64 << (22 - sh)) * ((bits(0, 1 << 10) << 1) | 1);
+        let lt = f64::from_bits((1023u64 << 52) | (a & ((1 << 52) - 1)));
+        let ct = ((1u64 << 23) + (b & ((1 << 23) - 1))) as f32 / (1u64 << 24) as f32;
+        l.push(lt);
+        x.push(0.0);
+        c.push(ct);
+        c.push(ct);
+        // Reciprocal ties: l within 3 ulps of 1/m, m = (2j + 1)·2^-25 halfway between two f32.
+        let j = bits(1 << 23, 1 << 24);
+        let m = (2 * j + 1) as f64 / (1u64 << 25) as f64;
+        let l0 = (1.0 / m).to_bits() as i64 + (i % 7) as i64 - 3;
+        l.push(f64::from_bits(l0 as u64));
+        x.push(f32::from_bits(bits(1, 0x3f80_0000) as u32));
+        c.push(f32::from_bits(bits(0x3000_0000, 0x3f80_0000) as u32));
+    }
+    l.extend([0.0, 1.0, 2.0, 3.0, (2f64).powi(32)]);
+    x.extend([0.0, 1.0, f32::from_bits(1), 0.0, 1.0]);
+    c.extend([1.0, 0.0, 1.0, f32::from_bits(1), 0.5]);
+    let mut bad = Vec::new();
+    let n = l.len();
+    for s in (0..n).step_by(1 << 20) {
+        let e = (s + (1 << 20)).min(n);
+        let got = gpu().f64_ops(&l[s..e], &x[s..e], &c[s..e]).unwrap();
+        for (i, &(sum, prod, inv)) in (s..e).zip(&got) {
+            let want = (l[i] + x[i] as f64, l[i] * c[i] as f64, (1.0 / l[i]) as f32);
+            let inv_ok = l[i] == 0.0 || inv.to_bits() == want.2.to_bits();
+            if sum.to_bits() != want.0.to_bits() || prod.to_bits() != want.1.to_bits() || !inv_ok {
+                bad.push((l[i], x[i], c[i], (sum, prod, inv), want));
+            }
+        }
+    }
+    // How many cases are ties, where only exact f64 rounding gets the bits right.
+    let sum_ties = (0..n)
+        .filter(|&i| x[i] != 0.0 && (l[i] + x[i] as f64) - l[i] != x[i] as f64)
+        .count();
+    let inv_ties = l
+        .iter()
+        .filter(|&&v| v != 0.0 && (1.0 / v).to_bits() & 0x1fff_ffff == 0x1000_0000)
+        .count();
+    eprintln!(
+        "f64 emulation: {n} cases ({sum_ties} inexact sums, {inv_ties} reciprocals halfway \
+         between two f32), {} differ",
+        bad.len()
+    );
+    assert!(inv_ties > 1000, "the reciprocal ties were not generated");
+    assert!(
+        bad.is_empty(),
+        "first differences: {:?}",
+        &bad[..bad.len().min(6)]
+    );
+}
 
 #[test]
 fn rms_norm_matches_host() {

@@ -1,7 +1,11 @@
 // Causal multi-head attention with grouped KV heads and an optional sliding window; one
-// invocation per (token, head): scores over the visible keys (max first, then exp(s - max)
-// summed while the values are accumulated), the weighted sum divided at the end. The simple,
-// correct kernel: no tiling across invocations yet.
+// invocation per (token, head). It is chord-cpu's scalar `one_head` step for step, so the
+// output has the CPU's bits: the visible keys in tiles of 64 from the window's first key;
+// per tile the scores (a sequential f32 dot from -0, then times the scale) and their max;
+// when the max grows, the accumulator (f32) and the denominator l (an f64 on the CPU,
+// emulated exactly by f64.wgsl) are rescaled by expf(old - new); then per key
+// e = expf(s - max) (libm's bits, expf.wgsl), l += e, acc += e·v; finally
+// acc · (1/l rounded to f64, then to f32). Needs expf.wgsl and f64.wgsl in front.
 
 struct Params {
     n_tokens: u32,
@@ -21,14 +25,28 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 const MAX_HEAD_DIM: u32 = 256u;
+const TILE: u32 = 64u;
+
+// f16 bits to f32 on the integers: exact, subnormal halves included (a driver's conversion may
+// flush those).
+fn h2f(h: u32) -> f32 {
+    let s = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if (e == 0u) {
+        if (m == 0u) { return bitcast<f32>(s); }
+        let sh = 10u - (31u - countLeadingZeros(m)); // bring the leading bit to position 10
+        return bitcast<f32>(s | ((113u - sh) << 23u) | (((m << sh) & 0x3ffu) << 13u));
+    }
+    if (e == 31u) { return bitcast<f32>(s | 0x7f800000u | (m << 13u)); }
+    return bitcast<f32>(s | ((e + 112u) << 23u) | (m << 13u));
+}
 
 fn kv(buf_is_k: bool, i: u32) -> f32 {
     var word: u32;
     if (p.kv_f16 == 1u) {
         if (buf_is_k) { word = kc[i >> 1u]; } else { word = vc[i >> 1u]; }
-        let h = unpack2x16float(word);
-        if ((i & 1u) == 0u) { return h.x; }
-        return h.y;
+        return h2f((word >> (16u * (i & 1u))) & 0xffffu);
     }
     if (buf_is_k) { word = kc[i]; } else { word = vc[i]; }
     return bitcast<f32>(word);
@@ -47,23 +65,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var first = 0u;
     if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
     let qo = (t * p.n_head + h) * hd;
+    let neg_inf = inf_f32(0x80000000u);
 
-    var m = -3.0e38;
-    for (var j = first; j <= pos; j++) {
-        var s = 0.0;
-        for (var d = 0u; d < hd; d++) { s += q[qo + d] * kv(true, j * kv_stride + g * hd + d); }
-        m = max(m, s * p.scale);
-    }
     var acc: array<f32, MAX_HEAD_DIM>;
     for (var d = 0u; d < hd; d++) { acc[d] = 0.0; }
-    var sum = 0.0;
-    for (var j = first; j <= pos; j++) {
-        var s = 0.0;
-        for (var d = 0u; d < hd; d++) { s += q[qo + d] * kv(true, j * kv_stride + g * hd + d); }
-        let e = exp(s * p.scale - m);
-        sum += e;
-        for (var d = 0u; d < hd; d++) { acc[d] += e * kv(false, j * kv_stride + g * hd + d); }
+    var sc: array<f32, TILE>;
+    var m = neg_inf;
+    var l = f64_zero();
+    var j0 = first;
+    while (j0 <= pos) {
+        let j1 = min(j0 + TILE, pos + 1u);
+        var mt = neg_inf;
+        for (var j = j0; j < j1; j++) {
+            let base = j * kv_stride + g * hd;
+            var s = -0.0;
+            for (var d = 0u; d < hd; d++) { s = s + q[qo + d] * kv(true, base + d); }
+            s = s * p.scale;
+            sc[j - j0] = s;
+            if (s > mt) { mt = s; }
+        }
+        if (mt > m) {
+            // Rescale what was accumulated under the old max.
+            let c = expf(m - mt);
+            if (l.kind == 1u) {
+                for (var d = 0u; d < hd; d++) { acc[d] = acc[d] * c; }
+                l = f64_mul_f32(l, c);
+            }
+            m = mt;
+        }
+        for (var j = j0; j < j1; j++) {
+            let base = j * kv_stride + g * hd;
+            let e = expf(sc[j - j0] - m);
+            l = f64_add(l, f64_from_f32(e));
+            for (var d = 0u; d < hd; d++) { acc[d] = acc[d] + e * kv(false, base + d); }
+        }
+        j0 = j1;
     }
-    let inv = 1.0 / sum;
+    var inv = 0.0;
+    if (l.kind == 1u) { inv = f64_recip_f32(l); }
     for (var d = 0u; d < hd; d++) { out[qo + d] = acc[d] * inv; }
 }
