@@ -11,16 +11,16 @@ use chord_quant::{
 use serde_json::json;
 
 /// xorshift64*: deterministic test data without a dependency.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     }
 }
@@ -46,7 +46,7 @@ fn f32_to_f16_bits(v: f32) -> [u8; 2] {
     out
 }
 
-fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
+pub(crate) fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
     let len = row_bytes(ty, n).unwrap_or(0);
     match ty {
         GgmlType::F32 => (0..n).flat_map(|_| rng.unit().to_le_bytes()).collect(),

@@ -43,8 +43,8 @@ pub(super) fn dot32(x: (v128, v128), y: &[v128; 4]) -> v128 {
     )
 }
 
-/// The shared loop over `R` weight rows against one activation row. `prep` readies an
-/// activation block once for all rows (e.g. [`widen`]), `dot` gives a weight block's exact
+/// The shared loop over `R` weight rows against one activation row. `prep(i, block)` readies
+/// activation block `i` once for all rows (e.g. [`widen`]), `dot` gives a weight block's exact
 /// Σ x·y as i32x4 partial sums against it, `xd` its f16 scale, and `comb(sumi, dx, dy)` the
 /// scalar kernel's float term per lane (as f32x4). A tail of fewer than four blocks runs the same
 /// vector code with one live lane, so it rounds exactly as the main loop (and as the scalar
@@ -56,7 +56,7 @@ pub(super) fn blocks4<X, P, const R: usize>(
     n: usize,
     xs: [&[X]; R],
     ys: &[BlockQ8_0],
-    prep: impl Fn(&BlockQ8_0) -> P,
+    prep: impl Fn(usize, &BlockQ8_0) -> P,
     dot: impl Fn(&X, &P) -> v128,
     xd: impl Fn(&X) -> &[u8; 2],
     comb: impl Fn(v128, v128, v128) -> v128,
@@ -74,7 +74,7 @@ pub(super) fn blocks4<X, P, const R: usize>(
         // is all there is); the partial sums of all rows wait for one reduction.
         let mut part = [[i32x4_splat(0); 4]; R];
         for k in 0..4 {
-            let yp = prep(&ys[b + k]);
+            let yp = prep(b + k, &ys[b + k]);
             for (x, p) in xs.iter().zip(part.iter_mut()) {
                 p[k] = dot(&x[b + k], &yp);
             }
@@ -95,7 +95,7 @@ pub(super) fn blocks4<X, P, const R: usize>(
     }
     let z = i32x4_splat(0);
     for (b, y) in ys.iter().enumerate().skip(full) {
-        let yp = prep(y);
+        let yp = prep(b, y);
         let dy = f16x4_to_f32x4([&y.d, &[0; 2], &[0; 2], &[0; 2]]);
         for (x, s) in xs.iter().zip(sumf.iter_mut()) {
             let sumi = hsum4_i32x4([dot(&x[b], &yp), z, z, z]);
@@ -113,7 +113,7 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ8_0>),
         as_blocks::<BlockQ8_0>(a),
-        widen,
+        |_, y| widen(y),
         |x, yw| dot32((load16(&x.qs, 0), load16(&x.qs, 16)), yw),
         |x| &x.d,
         comb_q8_0,
@@ -129,7 +129,7 @@ fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ4_0>),
         as_blocks::<BlockQ8_0>(a),
-        widen,
+        |_, y| widen(y),
         |x, yw| {
             let q = load16(&x.qs, 0);
             let x = (
@@ -188,7 +188,7 @@ fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ5_0>),
         as_blocks::<BlockQ8_0>(a),
-        widen,
+        |_, y| widen(y),
         |x, yw| {
             let qh = u32::from_le_bytes(x.qh);
             let q = load16(&x.qs, 0);

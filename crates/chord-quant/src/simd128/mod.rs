@@ -26,6 +26,9 @@ use legacy as legacy32;
 #[cfg(target_feature = "relaxed-simd")]
 use relaxed as legacy32;
 
+#[cfg(target_feature = "relaxed-simd")]
+pub(crate) use relaxed::{fill_q8_0_extra, q8_0_extra_bytes};
+
 /// Whether this build's kernel for `w` uses relaxed-SIMD instructions (for its name).
 pub(crate) fn is_relaxed(w: GgmlType) -> bool {
     cfg!(target_feature = "relaxed-simd")

@@ -21,6 +21,11 @@
 //!   magnitude. Every weight byte (−128 included) is exact this way. An activation block with a
 //!   byte of −128 (which the Q8_0 quantizers never write: they scale to ±127) would make `a⁻`
 //!   128, not 7-bit, so such a block takes the SIMD128 path (widened to i16).
+//!
+//! Q8_0's split is made once per matmul where chord-cpu appends the activation row's side data
+//! ([`crate::act_extra_bytes`]; in this build [`q8_0_extra_bytes`] in [`fill_q8_0_extra`]'s
+//! format) instead of once per pair of weight rows: the kernels read it when the row carries
+//! it, with the same bits either way.
 
 use super::legacy::{bit_mask16, blocks4, comb_q4_0, comb_q5_0, comb_q8_0, dot32, widen};
 use super::load16;
@@ -34,20 +39,22 @@ fn dot(a: v128, b: v128) -> v128 {
     i16x8_relaxed_dot_i8x16_i7x16(a, b)
 }
 
-/// An activation block's two halves and the i16 pair sums of `off·a` over both halves.
+/// The i16 pair sums of `off·a` over both halves of an activation block.
 #[inline(always)]
-fn with_offset<const OFF: i8>(y: &BlockQ8_0) -> (v128, v128, v128) {
-    let (y0, y1) = (load16(&y.qs, 0), load16(&y.qs, 16));
+fn offset_sums<const OFF: i8>(y: &BlockQ8_0) -> v128 {
     let off = i8x16_splat(OFF);
-    (y0, y1, i16x8_add(dot(y0, off), dot(y1, off)))
+    i16x8_add(dot(load16(&y.qs, 0), off), dot(load16(&y.qs, 16), off))
 }
 
-/// An unsigned weight block (two halves of quants 0..=31) against [`with_offset`]'s block:
-/// Σ(q − off)·a as i32x4 partial sums.
+/// An unsigned weight block (two halves of quants 0..=31) against activation block `y` with
+/// its [`offset_sums`] `s`: Σ(q − off)·a as i32x4 partial sums. Each row loads the activation
+/// quants itself: loaded once for all rows, LLVM hoists the loads of four blocks and V8
+/// spills them (measured: up to twice as slow).
 #[inline(always)]
-fn dot_unsigned(q: (v128, v128), y: &(v128, v128, v128)) -> v128 {
-    let s = i16x8_sub(i16x8_add(dot(y.0, q.0), dot(y.1, q.1)), y.2);
-    i32x4_extadd_pairwise_i16x8(s)
+fn dot_unsigned(q: (v128, v128), y: &BlockQ8_0, s: v128) -> v128 {
+    let (y0, y1) = (load16(&y.qs, 0), load16(&y.qs, 16));
+    let d = i16x8_sub(i16x8_add(dot(y0, q.0), dot(y1, q.1)), s);
+    i32x4_extadd_pairwise_i16x8(d)
 }
 
 /// A Q8_0 activation block ready for [`dot_q8_0`]: `a⁺` and `a⁻` of both halves, or, if the
@@ -77,38 +84,108 @@ fn split(y: &BlockQ8_0) -> Act8 {
 fn dot_q8_0(x: &BlockQ8_0, y: &Act8) -> v128 {
     let (w0, w1) = (load16(&x.qs, 0), load16(&x.qs, 16));
     match y {
-        Act8::Split([p0, n0, p1, n1]) => i32x4_add(
-            i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w0, *p0), dot(w0, *n0))),
-            i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w1, *p1), dot(w1, *n1))),
-        ),
+        Act8::Split(s) => dot_split(w0, w1, s),
         Act8::Widened(yw) => dot32((w0, w1), yw),
     }
 }
 
+/// Σ w·a of a Q8_0 weight block (halves `w0`, `w1`) against `[a⁺, a⁻]` of the activation
+/// block's first half, then of its second, as i32x4 partial sums.
+#[inline(always)]
+fn dot_split(w0: v128, w1: v128, [p0, n0, p1, n1]: &[v128; 4]) -> v128 {
+    i32x4_add(
+        i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w0, *p0), dot(w0, *n0))),
+        i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w1, *p1), dot(w1, *n1))),
+    )
+}
+
+/// Header bytes of the Q8_0 side data: byte 0 is 1 when the row has no activation byte of −128
+/// (then every block's split is valid), else 0 (then the kernels ignore the side data).
+const EXTRA_HEADER: usize = 16;
+
+/// Bytes of the side data of a Q8_0 activation row of length `n` in this build: the header,
+/// then per block `a⁺` (32 bytes) and `a⁻` (32 bytes).
+pub(crate) fn q8_0_extra_bytes(n: usize) -> usize {
+    match n / 32 {
+        0 => 0,
+        nb => EXTRA_HEADER + nb * 64,
+    }
+}
+
+/// Writes the side data of the Q8_0 row `ys` into `extra` ([`q8_0_extra_bytes`] long; stops
+/// at the shorter).
+pub(crate) fn fill_q8_0_extra(ys: &[BlockQ8_0], extra: &mut [u8]) {
+    let Some((head, blocks)) = extra.split_at_mut_checked(EXTRA_HEADER) else {
+        return;
+    };
+    head.fill(0);
+    head[0] = ys.iter().all(|y| !y.qs.contains(&0x80)) as u8;
+    for (y, e) in ys.iter().zip(blocks.chunks_exact_mut(64)) {
+        let (pos, neg) = e.split_at_mut(32);
+        for ((&q, p), m) in y.qs.iter().zip(pos).zip(neg) {
+            let a = q as i8 as i16;
+            *p = a.max(0) as u8;
+            *m = (-a).max(0) as u8;
+        }
+    }
+}
+
+/// The split blocks of the side data after the Q8_0 row of length `n` in `a`, if `a` carries
+/// valid side data.
+#[inline(always)]
+fn q8_0_side(n: usize, a: &[u8]) -> Option<&[u8]> {
+    let row = n / 32 * core::mem::size_of::<BlockQ8_0>();
+    let side = a.get(row..row + q8_0_extra_bytes(n))?;
+    (side.first() == Some(&1)).then(|| &side[EXTRA_HEADER..])
+}
+
+#[inline(always)]
+fn xd(x: &BlockQ8_0) -> &[u8; 2] {
+    &x.d
+}
+
 #[inline(always)]
 fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
-    blocks4(
-        n,
-        w.map(as_blocks::<BlockQ8_0>),
-        as_blocks::<BlockQ8_0>(a),
-        split,
-        dot_q8_0,
-        |x| &x.d,
-        comb_q8_0,
-    )
+    let xs = w.map(as_blocks::<BlockQ8_0>);
+    let ys = as_blocks::<BlockQ8_0>(a);
+    match q8_0_side(n, a) {
+        Some(es) => blocks4(
+            n,
+            xs,
+            ys,
+            // Each row loads the block's split itself: loaded once for both rows, LLVM hoists
+            // the loads of four blocks and V8 spills them (measured: twice as slow).
+            |i, _| 64 * i,
+            |x, &e| {
+                let (w0, w1) = (load16(&x.qs, 0), load16(&x.qs, 16));
+                // blocks4 takes at most n / 32 blocks, and `es` holds 64 bytes for each.
+                let y = [
+                    load16(es, e),
+                    load16(es, e + 32),
+                    load16(es, e + 16),
+                    load16(es, e + 48),
+                ];
+                dot_split(w0, w1, &y)
+            },
+            xd,
+            comb_q8_0,
+        ),
+        None => blocks4(n, xs, ys, |_, y| split(y), dot_q8_0, xd, comb_q8_0),
+    }
 }
 
 #[inline(always)]
 fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
     let mask = u8x16_splat(0x0f);
+    let ys = as_blocks::<BlockQ8_0>(a);
     blocks4(
         n,
         w.map(as_blocks::<BlockQ4_0>),
-        as_blocks::<BlockQ8_0>(a),
-        with_offset::<8>,
-        |x, y| {
+        ys,
+        |i, y| (offset_sums::<8>(y), i),
+        |x, &(s, i)| {
             let q = load16(&x.qs, 0);
-            dot_unsigned((v128_and(q, mask), u8x16_shr(q, 4)), y)
+            dot_unsigned((v128_and(q, mask), u8x16_shr(q, 4)), &ys[i], s)
         },
         |x| &x.d,
         comb_q4_0,
@@ -119,17 +196,18 @@ fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
 fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
     let mask = u8x16_splat(0x0f);
     let five = u8x16_splat(0x10);
+    let ys = as_blocks::<BlockQ8_0>(a);
     blocks4(
         n,
         w.map(as_blocks::<BlockQ5_0>),
-        as_blocks::<BlockQ8_0>(a),
-        with_offset::<16>,
-        |x, y| {
+        ys,
+        |i, y| (offset_sums::<16>(y), i),
+        |x, &(s, i)| {
             let qh = u32::from_le_bytes(x.qh);
             let q = load16(&x.qs, 0);
             let lo = v128_or(v128_and(q, mask), v128_and(bit_mask16(qh), five));
             let hi = v128_or(u8x16_shr(q, 4), v128_and(bit_mask16(qh >> 16), five));
-            dot_unsigned((lo, hi), y)
+            dot_unsigned((lo, hi), &ys[i], s)
         },
         |x| &x.d,
         comb_q5_0,
