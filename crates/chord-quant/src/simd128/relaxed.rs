@@ -22,10 +22,12 @@
 //!   byte of −128 (which the Q8_0 quantizers never write: they scale to ±127) would make `a⁻`
 //!   128, not 7-bit, so such a block takes the SIMD128 path (widened to i16).
 //!
-//! Q8_0's split is made once per matmul where chord-cpu appends the activation row's side data
-//! ([`crate::act_extra_bytes`]; in this build [`q8_0_extra_bytes`] in [`fill_q8_0_extra`]'s
-//! format) instead of once per pair of weight rows: the kernels read it when the row carries
-//! it, with the same bits either way.
+//! Where chord-cpu appends the activation row's side data ([`crate::act_extra_bytes`]; in this
+//! build [`q8_0_extra_bytes`] in [`fill_q8_0_extra`]'s format, made once per matmul), Q8_0
+//! needs one product per 16 bytes instead of two: the side data holds `|a|` (7-bit), the sign
+//! mask `m` of `a` and `Σ_{a<0} |a|`, and Σw·a = Σ(w ^ m)·|a| + Σ_{a<0}|a| (`w ^ m` is `w`,
+//! or `−w − 1` where a < 0, always an i8). Rows without side data, or with an activation byte
+//! of −128 (flagged in its header), take the split path above; the bits are the same.
 
 use super::legacy::{bit_mask16, blocks4, comb_q4_0, comb_q5_0, comb_q8_0, dot32, widen};
 use super::load16;
@@ -37,6 +39,14 @@ use core::arch::wasm32::*;
 #[inline(always)]
 fn dot(a: v128, b: v128) -> v128 {
     i16x8_relaxed_dot_i8x16_i7x16(a, b)
+}
+
+/// The pair sums of an i16x8 as i32x4, as `i32x4.dot_i16x8_s` with ones (one `pmaddwd`, as
+/// `i32x4.extadd_pairwise_i16x8_s` is): LLVM fuses extadd_pairwise of a relaxed dot plus an
+/// add into `i32x4.relaxed_dot_i8x16_i7x16_add_s`, which Node 20's V8 computes wrong.
+#[inline(always)]
+fn widen_pairs(v: v128) -> v128 {
+    i32x4_dot_i16x8(v, i16x8_splat(1))
 }
 
 /// The i16 pair sums of `off·a` over both halves of an activation block.
@@ -54,7 +64,7 @@ fn offset_sums<const OFF: i8>(y: &BlockQ8_0) -> v128 {
 fn dot_unsigned(q: (v128, v128), y: &BlockQ8_0, s: v128) -> v128 {
     let (y0, y1) = (load16(&y.qs, 0), load16(&y.qs, 16));
     let d = i16x8_sub(i16x8_add(dot(y0, q.0), dot(y1, q.1)), s);
-    i32x4_extadd_pairwise_i16x8(d)
+    widen_pairs(d)
 }
 
 /// A Q8_0 activation block ready for [`dot_q8_0`]: `a⁺` and `a⁻` of both halves, or, if the
@@ -94,8 +104,8 @@ fn dot_q8_0(x: &BlockQ8_0, y: &Act8) -> v128 {
 #[inline(always)]
 fn dot_split(w0: v128, w1: v128, [p0, n0, p1, n1]: &[v128; 4]) -> v128 {
     i32x4_add(
-        i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w0, *p0), dot(w0, *n0))),
-        i32x4_extadd_pairwise_i16x8(i16x8_sub(dot(w1, *p1), dot(w1, *n1))),
+        widen_pairs(i16x8_sub(dot(w0, *p0), dot(w0, *n0))),
+        widen_pairs(i16x8_sub(dot(w1, *p1), dot(w1, *n1))),
     )
 }
 
@@ -103,12 +113,16 @@ fn dot_split(w0: v128, w1: v128, [p0, n0, p1, n1]: &[v128; 4]) -> v128 {
 /// (then every block's split is valid), else 0 (then the kernels ignore the side data).
 const EXTRA_HEADER: usize = 16;
 
+/// Bytes of one block's side data: `|a|` (32 bytes), the sign mask `m` (32 bytes: 0xff where
+/// `a < 0`) and an i32x4 whose lanes sum to `Σ_{a<0} |a|` (16 bytes).
+const EXTRA_BLOCK: usize = 80;
+
 /// Bytes of the side data of a Q8_0 activation row of length `n` in this build: the header,
-/// then per block `a⁺` (32 bytes) and `a⁻` (32 bytes).
+/// then [`EXTRA_BLOCK`] bytes per block.
 pub(crate) fn q8_0_extra_bytes(n: usize) -> usize {
     match n / 32 {
         0 => 0,
-        nb => EXTRA_HEADER + nb * 64,
+        nb => EXTRA_HEADER + nb * EXTRA_BLOCK,
     }
 }
 
@@ -120,13 +134,18 @@ pub(crate) fn fill_q8_0_extra(ys: &[BlockQ8_0], extra: &mut [u8]) {
     };
     head.fill(0);
     head[0] = ys.iter().all(|y| !y.qs.contains(&0x80)) as u8;
-    for (y, e) in ys.iter().zip(blocks.chunks_exact_mut(64)) {
-        let (pos, neg) = e.split_at_mut(32);
-        for ((&q, p), m) in y.qs.iter().zip(pos).zip(neg) {
-            let a = q as i8 as i16;
-            *p = a.max(0) as u8;
-            *m = (-a).max(0) as u8;
+    for (y, e) in ys.iter().zip(blocks.chunks_exact_mut(EXTRA_BLOCK)) {
+        let (abs, rest) = e.split_at_mut(32);
+        let (sign, corr) = rest.split_at_mut(32);
+        let mut neg = 0i32;
+        for ((&q, v), m) in y.qs.iter().zip(abs).zip(sign) {
+            let a = q as i8 as i32;
+            *v = a.unsigned_abs() as u8;
+            *m = if a < 0 { 0xff } else { 0 };
+            neg += if a < 0 { -a } else { 0 };
         }
+        corr.fill(0);
+        corr[..4].copy_from_slice(&neg.to_le_bytes());
     }
 }
 
@@ -153,19 +172,23 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
             n,
             xs,
             ys,
-            // Each row loads the block's split itself: loaded once for both rows, LLVM hoists
-            // the loads of four blocks and V8 spills them (measured: twice as slow).
-            |i, _| 64 * i,
-            |x, &e| {
+            // Σ w·a = Σ (w ^ m)·|a| + Σ_{a<0} |a|, as `w ^ m` is `w` where a ≥ 0 and
+            // `−w − 1` where a < 0 (never out of i8, unlike −w), and |a| is 7-bit: one product
+            // instruction per 16 bytes. Each row loads the block's |a| and m itself: loaded
+            // once for both rows, LLVM hoists the loads of four blocks and V8 spills them.
+            |i, _| (load16(es, EXTRA_BLOCK * i + 64), EXTRA_BLOCK * i),
+            |x, &(corr, e)| {
                 let (w0, w1) = (load16(&x.qs, 0), load16(&x.qs, 16));
-                // blocks4 takes at most n / 32 blocks, and `es` holds 64 bytes for each.
-                let y = [
-                    load16(es, e),
-                    load16(es, e + 32),
-                    load16(es, e + 16),
-                    load16(es, e + 48),
-                ];
-                dot_split(w0, w1, &y)
+                // blocks4 takes at most n / 32 blocks, and `es` holds EXTRA_BLOCK bytes each.
+                let p0 = dot(v128_xor(w0, load16(es, e + 32)), load16(es, e));
+                let p1 = dot(v128_xor(w1, load16(es, e + 48)), load16(es, e + 16));
+                i32x4_add(
+                    corr,
+                    i32x4_add(
+                        widen_pairs(p0),
+                        widen_pairs(p1),
+                    ),
+                )
             },
             xd,
             comb_q8_0,
