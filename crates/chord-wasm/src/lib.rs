@@ -13,11 +13,11 @@
 // `memory_size` for wasm64 is still unstable; the wasm64 build is made with nightly anyway.
 #![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
 
+mod kernelbench;
 mod loader;
 mod memcheck;
 mod model;
 mod options;
-mod kernelbench;
 mod selfcheck;
 mod stream;
 

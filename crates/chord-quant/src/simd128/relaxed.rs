@@ -182,13 +182,7 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
                 // blocks4 takes at most n / 32 blocks, and `es` holds EXTRA_BLOCK bytes each.
                 let p0 = dot(v128_xor(w0, load16(es, e + 32)), load16(es, e));
                 let p1 = dot(v128_xor(w1, load16(es, e + 48)), load16(es, e + 16));
-                i32x4_add(
-                    corr,
-                    i32x4_add(
-                        widen_pairs(p0),
-                        widen_pairs(p1),
-                    ),
-                )
+                i32x4_add(corr, i32x4_add(widen_pairs(p0), widen_pairs(p1)))
             },
             xd,
             comb_q8_0,
