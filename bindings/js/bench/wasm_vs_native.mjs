@@ -129,7 +129,8 @@ const table = [...header, ...lines].join('\n');
 console.log(table);
 
 if (o.write) {
-  const cmd = `node bindings/js/bench/wasm_vs_native.mjs ${process.argv.slice(2).join(' ')}`;
+  const flags = process.execArgv.length ? `${process.execArgv.join(' ')} ` : '';
+  const cmd = `node ${flags}bindings/js/bench/wasm_vs_native.mjs ${process.argv.slice(2).join(' ')}`;
   const entry = [
     '',
     `## wasm vs native, one thread, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
