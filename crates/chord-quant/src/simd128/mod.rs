@@ -12,6 +12,8 @@
 
 mod k;
 mod k4;
+// In a relaxed-SIMD build `relaxed` replaces its Q4_0/Q5_0 entry points (Q8_0 falls back to it).
+#[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
 mod tokens4;
 // In a relaxed-SIMD build `relaxed` replaces this module's entry points (its loop is shared).
 #[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
@@ -25,6 +27,11 @@ use legacy as legacy32;
 /// feature (`-C target-feature=+simd128,+relaxed-simd`), else the SIMD128 ones.
 #[cfg(target_feature = "relaxed-simd")]
 use relaxed as legacy32;
+#[cfg(target_feature = "relaxed-simd")]
+use relaxed as tokens32;
+/// The four-token (prefill) kernels of the 32-element types this build uses.
+#[cfg(not(target_feature = "relaxed-simd"))]
+use tokens4 as tokens32;
 
 #[cfg(target_feature = "relaxed-simd")]
 pub(crate) use relaxed::{fill_q8_0_extra, q8_0_extra_bytes};
@@ -120,9 +127,9 @@ pub(crate) fn lookup_rows2(w: GgmlType) -> Option<crate::VecDotRows2Fn> {
 /// type `w`; per token the bits of the single-row kernel.
 pub(crate) fn lookup4(w: GgmlType) -> Option<crate::VecDot4Fn> {
     Some(match w {
-        GgmlType::Q4_0 => tokens4::q4_0_q8_0_x4,
-        GgmlType::Q5_0 => tokens4::q5_0_q8_0_x4,
-        GgmlType::Q8_0 => tokens4::q8_0_q8_0_x4,
+        GgmlType::Q4_0 => tokens32::q4_0_q8_0_x4,
+        GgmlType::Q5_0 => tokens32::q5_0_q8_0_x4,
+        GgmlType::Q8_0 => tokens32::q8_0_q8_0_x4,
         GgmlType::Q4_K => k4::q4_k_q8_k_x4,
         GgmlType::Q6_K => k4::q6_k_q8_k_x4,
         _ => return None,

@@ -31,6 +31,7 @@
 
 use super::legacy::{bit_mask16, blocks4, comb_q4_0, comb_q5_0, comb_q8_0, dot32, widen};
 use super::load16;
+use super::tokens4::tokens4_by;
 use crate::block::as_blocks;
 use crate::legacy::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
 use core::arch::wasm32::*;
@@ -193,39 +194,47 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
 
 #[inline(always)]
 fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
-    let mask = u8x16_splat(0x0f);
     let ys = as_blocks::<BlockQ8_0>(a);
     blocks4(
         n,
         w.map(as_blocks::<BlockQ4_0>),
         ys,
         |i, y| (offset_sums::<8>(y), i),
-        |x, &(s, i)| {
-            let q = load16(&x.qs, 0);
-            dot_unsigned((v128_and(q, mask), u8x16_shr(q, 4)), &ys[i], s)
-        },
+        |x, &(s, i)| dot_unsigned(unsigned_q4_0(x), &ys[i], s),
         |x| &x.d,
         comb_q4_0,
     )
 }
 
+/// A Q5_0 block's unsigned quants `nibble | fifth bit << 4` (0..=31), positions 0–15 and
+/// 16–31.
+#[inline(always)]
+fn unsigned_q5_0(x: &BlockQ5_0) -> (v128, v128) {
+    let (mask, five) = (u8x16_splat(0x0f), u8x16_splat(0x10));
+    let qh = u32::from_le_bytes(x.qh);
+    let q = load16(&x.qs, 0);
+    (
+        v128_or(v128_and(q, mask), v128_and(bit_mask16(qh), five)),
+        v128_or(u8x16_shr(q, 4), v128_and(bit_mask16(qh >> 16), five)),
+    )
+}
+
+/// A Q4_0 block's nibbles (0..=15), positions 0–15 and 16–31.
+#[inline(always)]
+fn unsigned_q4_0(x: &BlockQ4_0) -> (v128, v128) {
+    let q = load16(&x.qs, 0);
+    (v128_and(q, u8x16_splat(0x0f)), u8x16_shr(q, 4))
+}
+
 #[inline(always)]
 fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
-    let mask = u8x16_splat(0x0f);
-    let five = u8x16_splat(0x10);
     let ys = as_blocks::<BlockQ8_0>(a);
     blocks4(
         n,
         w.map(as_blocks::<BlockQ5_0>),
         ys,
         |i, y| (offset_sums::<16>(y), i),
-        |x, &(s, i)| {
-            let qh = u32::from_le_bytes(x.qh);
-            let q = load16(&x.qs, 0);
-            let lo = v128_or(v128_and(q, mask), v128_and(bit_mask16(qh), five));
-            let hi = v128_or(u8x16_shr(q, 4), v128_and(bit_mask16(qh >> 16), five));
-            dot_unsigned((lo, hi), &ys[i], s)
-        },
+        |x, &(s, i)| dot_unsigned(unsigned_q5_0(x), &ys[i], s),
         |x| &x.d,
         comb_q5_0,
     )
@@ -259,4 +268,63 @@ pub(super) fn vec_dot2_q4_0_q8_0(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] 
 /// Two weight rows of Q5_0.
 pub(super) fn vec_dot2_q5_0_q8_0(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
     q5_0(n, w, a)
+}
+
+/// Four tokens (prefill) of Q4_0: the nibbles unpacked once, per token the offset sums of its
+/// block and two products; per token the bits of the single-row kernel.
+pub(super) fn q4_0_q8_0_x4(n: usize, w: &[u8], act: [&[u8]; 4]) -> [f32; 4] {
+    tokens4_by(
+        n,
+        as_blocks::<BlockQ4_0>(w),
+        act,
+        unsigned_q4_0,
+        |&q, _, _, y| dot_unsigned(q, y, offset_sums::<8>(y)),
+        |x| x.d,
+        comb_q4_0,
+    )
+    .unwrap_or_else(|| act.map(|a| vec_dot_q4_0_q8_0(n, w, a)))
+}
+
+/// Four tokens of Q5_0.
+pub(super) fn q5_0_q8_0_x4(n: usize, w: &[u8], act: [&[u8]; 4]) -> [f32; 4] {
+    tokens4_by(
+        n,
+        as_blocks::<BlockQ5_0>(w),
+        act,
+        unsigned_q5_0,
+        |&q, _, _, y| dot_unsigned(q, y, offset_sums::<16>(y)),
+        |x| x.d,
+        comb_q5_0,
+    )
+    .unwrap_or_else(|| act.map(|a| vec_dot_q5_0_q8_0(n, w, a)))
+}
+
+/// Four tokens of Q8_0: with every token's side data, one product per 16 bytes as in
+/// [`q8_0`]; otherwise the SIMD128 four-token kernel.
+pub(super) fn q8_0_q8_0_x4(n: usize, w: &[u8], act: [&[u8]; 4]) -> [f32; 4] {
+    let side = act.map(|a| q8_0_side(n, a));
+    let [Some(s0), Some(s1), Some(s2), Some(s3)] = side else {
+        return super::tokens4::q8_0_q8_0_x4(n, w, act);
+    };
+    let es = [s0, s1, s2, s3];
+    tokens4_by(
+        n,
+        as_blocks::<BlockQ8_0>(w),
+        act,
+        |x| (load16(&x.qs, 0), load16(&x.qs, 16)),
+        // tokens4_by takes at most n / 32 blocks, and each `es[t]` holds EXTRA_BLOCK bytes
+        // for each.
+        |&(w0, w1), t, b, _| {
+            let (es, e) = (es[t], EXTRA_BLOCK * b);
+            let p0 = dot(v128_xor(w0, load16(es, e + 32)), load16(es, e));
+            let p1 = dot(v128_xor(w1, load16(es, e + 48)), load16(es, e + 16));
+            i32x4_add(
+                load16(es, e + 64),
+                i32x4_add(widen_pairs(p0), widen_pairs(p1)),
+            )
+        },
+        |x| x.d,
+        comb_q8_0,
+    )
+    .unwrap_or_else(|| act.map(|a| vec_dot_q8_0_q8_0(n, w, a)))
 }
