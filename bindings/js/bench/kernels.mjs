@@ -10,7 +10,14 @@
 // Prints ns per weight row and weight bytes read per second for each build and type.
 import { runtime } from '../src/runtime.js';
 
-const o = { wasm: ['simd', 'relaxed'], types: ['Q8_0', 'Q5_0', 'Q4_0', 'Q4_K', 'Q6_K'], cols: 1024, rows: 2048, reps: 20, r: 5 };
+const o = {
+  wasm: ['simd', 'relaxed'],
+  types: ['Q8_0', 'Q5_0', 'Q4_0', 'Q4_K', 'Q6_K'],
+  cols: 1024,
+  rows: 2048,
+  reps: 20,
+  r: 5,
+};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const [k, v] = [argv[i], argv[i + 1]];
@@ -25,7 +32,14 @@ for (let i = 0; i < argv.length; i += 2) {
 }
 
 // Bytes per block and elements per block of the types timed here.
-const BLOCK = { Q8_0: [34, 32], Q5_0: [22, 32], Q4_0: [18, 32], Q4_K: [144, 256], Q6_K: [210, 256], Q5_K: [176, 256] };
+const BLOCK = {
+  Q8_0: [34, 32],
+  Q5_0: [22, 32],
+  Q4_0: [18, 32],
+  Q4_K: [144, 256],
+  Q5_K: [176, 256],
+  Q6_K: [210, 256],
+};
 
 const rts = [];
 for (const f of o.wasm) rts.push(await runtime(f));

@@ -2,7 +2,8 @@
 //! the products with `i16x8.relaxed_dot_i8x16_i7x16_s` (16 byte products summed in pairs into
 //! an i16x8: one `pmaddubsw` in x86 V8) instead of widening both sides to i16 for
 //! `i32x4.dot_i16x8`. The rest (four blocks at a time, the float terms, one or two rows) is
-//! `super::legacy`'s loop, so the bits are the scalar kernel's.
+//! `super::legacy`'s loop, and for four tokens (prefill) `super::tokens4`'s, so the bits are
+//! the scalar kernel's.
 //!
 //! The instruction's second operand is "i7": an engine may read its bytes as signed or as
 //! unsigned, and may saturate or wrap the i16 pair sums. Every call here passes bytes in 0..=127
