@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the package's two engines into bindings/js/pkg/: `scalar` (any WebAssembly engine) and
-# `simd` (`+simd128`: the SIMD128 kernels), each the chord-wasm crate for wasm32-unknown-unknown
-# post-processed by wasm-bindgen (lib.sh: which one, and the --target web glue).
+# Builds the package's three engines into bindings/js/pkg/: `scalar` (any WebAssembly engine),
+# `simd` (`+simd128`: the SIMD128 kernels) and `relaxed` (`+simd128,+relaxed-simd`), each the
+# chord-wasm crate for wasm32-unknown-unknown post-processed by wasm-bindgen (lib.sh: which
+# one, and the --target web glue).
 # Parallelism: cargo's default, or CARGO_BUILD_JOBS (set it to 1 on a shared machine).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -12,10 +13,13 @@ build() { # flavor target-dir rustflags
   bindgen_into "$flavor" "$dir/wasm32-unknown-unknown/release/chord_wasm.wasm"
 }
 # The scalar build shares the workspace target dir (CI's wasm32 check builds there too); the
-# SIMD one needs its own, as its flags differ.
+# SIMD ones need their own, as their flags differ.
 build scalar "$root/target" ""
 build simd "$root/target/wasm-simd" "-C target-feature=+simd128"
+# Relaxed SIMD (Chromium >= 114, Node >= 22, Node 20 with --experimental-wasm-relaxed-simd):
+# the SIMD128 build with relaxed-SIMD integer dots in the Q4_0/Q5_0/Q8_0 kernels.
+build relaxed "$root/target/wasm-relaxed" "-C target-feature=+simd128,+relaxed-simd"
 # The WebSocket client (src/client.ts) into dist/ with the pinned TypeScript (npm devDependency).
 [ -x "$here/node_modules/.bin/tsc" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 "$here/node_modules/.bin/tsc" -p "$here/tsconfig.client.json"
-echo "built $here/pkg/{scalar,simd} and $here/dist/client.js" >&2
+echo "built $here/pkg/{scalar,simd,relaxed} and $here/dist/client.js" >&2

@@ -62,7 +62,7 @@ async function send(text, { mode = 'complete', maxTokens = 16, temperature = 0 }
 
 const lastReply = () => page.locator('.msg.assistant').last().textContent();
 
-test('a bad URL shows an error; the page loads Gemma from a localhost URL', async () => {
+test('a bad URL shows an error; the page loads Gemma from a localhost URL', async (t) => {
   await loadUrl('/web/index.html'); // not a GGUF file
   await page.waitForSelector('#status.error', { timeout: 30_000 });
   assert.match(await page.textContent('#status'), /Error: .*(GGUF|magic)/i);
@@ -70,7 +70,11 @@ test('a bad URL shows an error; the page loads Gemma from a localhost URL', asyn
   await page.waitForFunction(() => /^Loaded /.test(document.querySelector('#status').textContent), null, {
     timeout: 120_000,
   });
-  assert.match(await page.textContent('#engine'), /gemma3 · wasm simd/);
+  // Which engine build the page runs (Debian's Chromium has relaxed SIMD, so 'auto' takes it).
+  const engine = await page.textContent('#engine');
+  t.diagnostic(`engine: ${engine}`);
+  console.log(`# chromium ran: ${engine}`);
+  assert.match(engine, /gemma3 · wasm relaxed/);
 });
 
 test('16 greedy tokens in the page equal native chord run; tokens/s shown', async () => {

@@ -3,8 +3,8 @@
 //   node bindings/js/bench/wasm_vs_native.mjs [--models gemma3-270m,qwen2.5-coder-0.5b]
 //        [-p 64] [-n 32] [-r 2] [--write BENCHMARKS.md]
 //
-// The wasm side loads the model from its path (the SIMD128 build, or the scalar one with
-// --wasm scalar), feeds a prompt of exactly P tokens (a text tokenized and cut to P ids, then
+// The wasm side loads the model from its path (the SIMD128 build, or the ones --wasm names,
+// comma-separated, e.g. `--wasm simd,relaxed`: each is a row, run in turn in every round), feeds a prompt of exactly P tokens (a text tokenized and cut to P ids, then
 // detokenized, so both engines read P tokens) and decodes N tokens greedily with the end token
 // ignored: prefill tok/s = P / time to the first token, decode tok/s = (N - 1) / the time after
 // it. The native side is `chord bench -p P -n N -t 1 -r R --json` with the best kernel flavour
@@ -18,7 +18,7 @@ import { loadModel } from '../src/index.js';
 import { chordBin, modelPath } from '../test/native.mjs';
 
 function parseArgs(argv) {
-  const o = { models: ['gemma3-270m', 'qwen2.5-coder-0.5b'], p: 64, n: 32, r: 2, wasm: 'simd', write: null };
+  const o = { models: ['gemma3-270m', 'qwen2.5-coder-0.5b'], p: 64, n: 32, r: 2, wasm: ['simd'], write: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -29,7 +29,7 @@ function parseArgs(argv) {
     else if (a === '-p') o.p = Number(v());
     else if (a === '-n') o.n = Number(v());
     else if (a === '-r') o.r = Number(v());
-    else if (a === '--wasm') o.wasm = v();
+    else if (a === '--wasm') o.wasm = v().split(',');
     else if (a === '--write') o.write = v();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -90,28 +90,31 @@ const load = loadavg()[0].toFixed(2);
 const rows = [];
 for (const name of o.models) {
   const path = modelPath(name);
-  const model = await loadModel(path, { wasm: o.wasm });
-  const prompt = promptOfLength(model, o.p);
-  const wasm = [];
+  const models = [];
+  for (const flavor of o.wasm) models.push(await loadModel(path, { wasm: flavor }));
+  const prompt = promptOfLength(models[0], o.p);
+  const wasm = models.map(() => []);
   const native = [];
   for (let i = 0; i < o.r; i++) {
-    console.error(`[bench] ${name} round ${i + 1}: wasm (${model.wasmFlavor})`);
-    wasm.push(await wasmRun(model, prompt, o.n));
+    for (const [k, model] of models.entries()) {
+      console.error(`[bench] ${name} round ${i + 1}: wasm (${model.wasmFlavor})`);
+      wasm[k].push(await wasmRun(model, prompt, o.n));
+    }
     console.error(`[bench] ${name} round ${i + 1}: native`);
     native.push(nativeRun(path, o.p, o.n));
   }
-  const flavor = model.wasmFlavor;
-  model.dispose();
-  const row = {
-    name,
-    flavor,
-    isa: native[0].isa,
-    wp: best(wasm, 'prefill'),
-    wd: best(wasm, 'decode'),
-    np: best(native, 'prefill'),
-    nd: best(native, 'decode'),
-  };
-  rows.push(row);
+  for (const [k, model] of models.entries()) {
+    rows.push({
+      name,
+      flavor: model.wasmFlavor,
+      isa: native[0].isa,
+      wp: best(wasm[k], 'prefill'),
+      wd: best(wasm[k], 'decode'),
+      np: best(native, 'prefill'),
+      nd: best(native, 'decode'),
+    });
+    model.dispose();
+  }
 }
 
 const header = [
@@ -126,7 +129,8 @@ const table = [...header, ...lines].join('\n');
 console.log(table);
 
 if (o.write) {
-  const cmd = `node bindings/js/bench/wasm_vs_native.mjs ${process.argv.slice(2).join(' ')}`;
+  const flags = process.execArgv.length ? `${process.execArgv.join(' ')} ` : '';
+  const cmd = `node ${flags}bindings/js/bench/wasm_vs_native.mjs ${process.argv.slice(2).join(' ')}`;
   const entry = [
     '',
     `## wasm vs native, one thread, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,

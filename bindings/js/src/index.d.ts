@@ -23,10 +23,11 @@ export interface LoadOptions {
   /** Context size in tokens; 0 (default) = the model's training context, capped at 4096. */
   contextSize?: number;
   /**
-   * Which engine build: 'auto' (default: SIMD128 where supported; the memory64 build for a file
-   * larger than 3.5 GiB where the engine has memory64), 'simd', 'scalar' or 'wasm64'.
+   * Which engine build: 'auto' (default: relaxed SIMD where supported, else SIMD128 where
+   * supported, else scalar; the memory64 build for a file larger than 3.5 GiB where the engine
+   * has memory64), 'relaxed', 'simd', 'scalar' or 'wasm64'.
    */
-  wasm?: 'auto' | 'simd' | 'scalar' | 'wasm64';
+  wasm?: 'auto' | WasmFlavor;
   /**
    * Layer streaming: keep at most this many bytes of weights in wasm memory and read the rest
    * from the source as each layer runs (same output as a full load, slower). The source must
@@ -59,8 +60,17 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Blob | 
 
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 
+/** The engine builds: relaxed SIMD, SIMD128, scalar (wasm32), and memory64. */
+export type WasmFlavor = 'relaxed' | 'simd' | 'scalar' | 'wasm64';
+
 /** Whether this JS engine runs WebAssembly SIMD128 (then the SIMD build is used). */
 export function simdSupported(): boolean;
+
+/**
+ * Whether this JS engine runs WebAssembly relaxed SIMD (then 'auto' uses the relaxed build:
+ * Chromium >= 114, Node >= 22, Node 20 with --experimental-wasm-relaxed-simd).
+ */
+export function relaxedSimdSupported(): boolean;
 
 /** Whether this JS engine runs WebAssembly memory64 (linear memory beyond 4 GiB). */
 export function memory64Supported(): boolean;
@@ -71,7 +81,7 @@ export function memory64Supported(): boolean;
  */
 export function memory64Check(
   nCtx: number,
-  options?: { wasm?: 'simd' | 'scalar' | 'wasm64' },
+  options?: { wasm?: WasmFlavor },
 ): Promise<{ checksum: string; memoryBytes: number; kvBytes: number }>;
 
 export interface GenerateOptions {
@@ -168,8 +178,8 @@ export interface ModelMetadata {
 }
 
 export class Model {
-  /** 'simd' or 'scalar': the engine build running this model. */
-  readonly wasmFlavor: 'simd' | 'scalar' | 'wasm64';
+  /** The engine build running this model. */
+  readonly wasmFlavor: WasmFlavor;
   readonly metadata: ModelMetadata;
   /** For a model loaded with `streamBudget`, its layer cache's statistics; else null. */
   readonly streamStats: StreamStats | null;
@@ -187,9 +197,12 @@ export class Model {
 }
 
 export interface KernelSelfCheck {
-  /** 'simd128' or 'scalar'. */
+  /** 'simd128' (the simd and relaxed builds) or 'scalar'. */
   isa: string;
-  /** Weight type -> kernel name, e.g. "Q4_K": "vec_dot_q4_K_q8_K/simd128". */
+  /**
+   * Weight type -> kernel name, e.g. "Q4_K": "vec_dot_q4_K_q8_K/simd128"; the relaxed build's
+   * Q4_0/Q5_0/Q8_0 kernels end in "/relaxed-simd".
+   */
   kernels: Record<string, string>;
   rows: number;
   /** Rows where the kernel's result differs from the scalar one in any bit. */
@@ -200,5 +213,5 @@ export interface KernelSelfCheck {
 export function kernelSelfCheck(options?: {
   seed?: number;
   rows?: number;
-  wasm?: 'auto' | 'simd' | 'scalar';
+  wasm?: 'auto' | 'relaxed' | 'simd' | 'scalar';
 }): Promise<KernelSelfCheck>;

@@ -8,11 +8,17 @@
 // The engine is synchronous wasm; generation is stepped one token per call and control returns
 // to the event loop between tokens, so output streams and an AbortSignal is honoured promptly.
 
-import { runtime, discard, simdSupported, memory64Supported } from './runtime.js';
+import {
+  runtime,
+  discard,
+  simdSupported,
+  relaxedSimdSupported,
+  memory64Supported,
+} from './runtime.js';
 import { readSource, abortError } from './source.js';
 import { openRanges } from './ranges.js';
 
-export { simdSupported, memory64Supported };
+export { simdSupported, relaxedSimdSupported, memory64Supported };
 // The WebSocket client of `chord serve` (src/client.ts, compiled into dist/ by build.sh; also
 // `wasm-chord/client` alone, without the engine).
 export {
@@ -29,8 +35,9 @@ export {
  * Loads a GGUF model. `source`: a URL or URL string (fetched, with progress), an ArrayBuffer or
  * typed array, a Blob/File, a fetch Response, or in Node a file path. Options: `onProgress({loaded,
  * total})` (total is null when unknown), `signal` (AbortSignal), `contextSize` (tokens; 0 = the
- * model's, capped at 4096), `wasm` ('auto' | 'simd' | 'scalar' | 'wasm64'; 'auto' takes SIMD128
- * on wasm32, or wasm64 for a file too large for wasm32 where memory64 exists), `streamBudget`
+ * model's, capped at 4096), `wasm` ('auto' | 'relaxed' | 'simd' | 'scalar' | 'wasm64'; 'auto'
+ * takes relaxed SIMD, else SIMD128, on wasm32, or wasm64 for a file too large for wasm32 where
+ * memory64 exists), `streamBudget`
  * (bytes: layer streaming, see `loadStreamed`).
  */
 export async function loadModel(source, options = {}) {
@@ -213,7 +220,7 @@ export class Model {
     };
   }
 
-  /** 'simd' or 'scalar': the build running this model. */
+  /** 'relaxed', 'simd', 'scalar' or 'wasm64': the build running this model. */
   get wasmFlavor() {
     return this.#rt.flavor;
   }

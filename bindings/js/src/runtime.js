@@ -1,5 +1,6 @@
-// Loading the WebAssembly engine: picks the SIMD128 build where the engine validates SIMD
-// opcodes, else the scalar one, and instantiates it once per JS realm (page, worker, Node).
+// Loading the WebAssembly engine: picks the relaxed-SIMD build where the engine validates a
+// relaxed-SIMD opcode, else the SIMD128 build where it validates SIMD opcodes, else the scalar
+// one, and instantiates it once per JS realm (page, worker, Node).
 // A trap (a bug: Rust code should return errors, not panic) leaves the instance in an unknown
 // state, so the instance is then discarded and the next load instantiates a fresh one.
 
@@ -9,6 +10,13 @@ const isNode = typeof process !== 'undefined' && !!(process.versions && process.
 const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15,
   253, 98, 11,
+]);
+
+// A module using the relaxed-SIMD opcode the kernels use: () -> v128 returning
+// i16x8.relaxed_dot_i8x16_i7x16_s (0xfd 0x112) of two i8x16.splat(0).
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 0, 253,
+  15, 65, 0, 253, 15, 253, 146, 2, 11,
 ]);
 
 // The smallest module with a 64-bit memory (memory section: one memory, limits flag 0x04 =
@@ -34,7 +42,20 @@ export const WASM32_MAX_MODEL_BYTES = 3.5 * 2 ** 30;
 /** The flavor 'auto' means for a model of `bytes` (null if unknown). */
 export function autoFlavor(bytes) {
   if (bytes != null && bytes > WASM32_MAX_MODEL_BYTES && memory64Supported()) return 'wasm64';
+  if (relaxedSimdSupported()) return 'relaxed';
   return simdSupported() ? 'simd' : 'scalar';
+}
+
+/**
+ * Whether this engine runs WebAssembly relaxed SIMD (Chromium >= 114, Node >= 22; Node 20 only
+ * with --experimental-wasm-relaxed-simd).
+ */
+export function relaxedSimdSupported() {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether this engine runs WebAssembly SIMD128. */
@@ -49,17 +70,19 @@ export function simdSupported() {
 let current = null; // Promise<Runtime>
 let generation = 0; // bumped when an instance is discarded: forces a fresh module instance
 
+const FLAVORS = ['relaxed', 'simd', 'scalar', 'wasm64'];
+
 /**
- * The engine: `{ glue, flavor, id }`. `flavor` is 'simd', 'scalar' or 'wasm64'; `prefer`
- * ('auto', 'simd', 'scalar', 'wasm64') overrides the choice (a forced 'simd' on an engine
- * without SIMD, or 'wasm64' without memory64, fails to compile). `bytes`: the model's size, if
- * known, for 'auto' (see `autoFlavor`).
+ * The engine: `{ glue, flavor, id }`. `flavor` is 'relaxed', 'simd', 'scalar' or 'wasm64';
+ * `prefer` ('auto' or one of those) overrides the choice (a forced 'relaxed' on an engine
+ * without relaxed SIMD, 'simd' without SIMD, or 'wasm64' without memory64, fails to compile).
+ * `bytes`: the model's size, if known, for 'auto' (see `autoFlavor`).
  */
 export function runtime(prefer = 'auto', bytes = null) {
   const flavor = prefer === 'auto' ? autoFlavor(bytes) : prefer;
-  if (flavor !== 'simd' && flavor !== 'scalar' && flavor !== 'wasm64') {
+  if (!FLAVORS.includes(flavor)) {
     return Promise.reject(
-      new Error(`unknown wasm flavor '${prefer}' (auto, simd, scalar or wasm64)`),
+      new Error(`unknown wasm flavor '${prefer}' (auto, relaxed, simd, scalar or wasm64)`),
     );
   }
   if (current && current.flavor === flavor) return current.promise;

@@ -10,7 +10,9 @@
 //!   reference outputs come from). The integer sums are exact either way, so the vec-dots are
 //!   the `avx2` kernels except Q2_K's repacked order; the 16-lane float ops live in chord-cpu.
 //! - `simd128` (wasm32 built with `+simd128`, decided at compile time): the kernels of
-//!   `simd128/` for the types that have one, the scalar bodies for the rest.
+//!   `simd128/` for the types that have one, the scalar bodies for the rest. A build with
+//!   `+relaxed-simd` too is the same flavour with relaxed-SIMD integer dots for Q4_0/Q5_0/Q8_0
+//!   (same bits; kernel names `…/relaxed-simd`).
 //!
 //! The ISA is chosen once per process: `CHORD_ISA=scalar|avx2|avx512emu|avx512|simd128` if set
 //! and available (otherwise the best available), else the best the CPU supports: `avx512`, else
@@ -373,10 +375,17 @@ pub fn kernel_name(w: GgmlType, isa: Isa) -> Option<&'static str> {
     if !isa.is_available() {
         return None;
     }
-    lookup(w, isa).map(|(_, base)| full_name(base, isa))
+    lookup(w, isa).map(|(_, base)| full_name(base, isa, w))
 }
 
-fn full_name(base: &'static str, isa: Isa) -> &'static str {
+fn full_name(base: &'static str, isa: Isa, w: GgmlType) -> &'static str {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let relaxed = crate::simd128::is_relaxed(w);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let relaxed = {
+        let _ = w;
+        false
+    };
     macro_rules! names {
         ($($b:literal),*) => {
             match (base, isa) {
@@ -386,6 +395,7 @@ fn full_name(base: &'static str, isa: Isa) -> &'static str {
                     ($b, Isa::Avx512Emu) => concat!("vec_dot_", $b, "/avx512emu"),
                     ($b, Isa::Avx512) => concat!("vec_dot_", $b, "/avx512"),
                     ($b, Isa::Neon) => concat!("vec_dot_", $b, "/neon"),
+                    ($b, Isa::Simd128) if relaxed => concat!("vec_dot_", $b, "/relaxed-simd"),
                     ($b, Isa::Simd128) => concat!("vec_dot_", $b, "/simd128"),
                 )*
                 _ => "vec_dot_unknown",
@@ -447,7 +457,7 @@ impl VecDotKernel {
             w_ty,
             act_ty,
             isa,
-            name: full_name(base, isa),
+            name: full_name(base, isa, w_ty),
             f,
             f4: lookup4(w_ty, isa),
             f4g: lookup4_grouped(w_ty, isa),

@@ -294,8 +294,14 @@ pub fn quantize_activation(act_ty: GgmlType, x: &[f32], dst: &mut [u8]) -> Resul
 /// kernels, one and four tokens, take each block's scale as an f32 and its pair sums from there
 /// instead of recomputing them for every weight row. Rows passed without it give the same bits,
 /// more slowly; kernels that do not use it ignore it. Today: Q8_0 rows,
-/// [`legacy::Q8_0_EXTRA`] bytes per block.
+/// [`legacy::Q8_0_EXTRA`] bytes per block (in the relaxed-SIMD wasm build: its Q8_0 kernels'
+/// own format, the activations split into their positive and negative parts).
 pub fn act_extra_bytes(act_ty: GgmlType, n: usize) -> usize {
+    // The relaxed-SIMD wasm build's Q8_0 kernels read a format of their own.
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if act_ty == GgmlType::Q8_0 {
+        return simd128::q8_0_extra_bytes(n);
+    }
     match act_ty {
         GgmlType::Q8_0 => n / 32 * legacy::Q8_0_EXTRA,
         _ => 0,
@@ -319,6 +325,11 @@ pub fn fill_act_extra(
             expected: want,
             got: extra.len(),
         });
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if act_ty == GgmlType::Q8_0 {
+        simd128::fill_q8_0_extra(as_blocks(row), extra);
+        return Ok(());
     }
     if act_ty == GgmlType::Q8_0 {
         legacy::fill_q8_0_extra(as_blocks(row), extra);

@@ -13,6 +13,7 @@
 // `memory_size` for wasm64 is still unstable; the wasm64 build is made with nightly anyway.
 #![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
 
+mod kernelbench;
 mod loader;
 mod memcheck;
 mod model;
@@ -39,4 +40,12 @@ pub fn kernel_isa() -> String {
 #[wasm_bindgen(js_name = kernelSelfCheck)]
 pub fn kernel_self_check(seed: u32, rows: u32) -> String {
     selfcheck::run(seed as u64, rows as usize).to_string()
+}
+
+/// Runs this build's kernel for weight type `ty` (e.g. "Q8_0") over a random matrix of `rows`
+/// × `cols` against one activation, `reps` times, for timing from JS (bench/kernels.mjs);
+/// returns the sum of the results.
+#[wasm_bindgen(js_name = kernelBench)]
+pub fn kernel_bench(ty: &str, cols: u32, rows: u32, reps: u32) -> Result<f64, JsError> {
+    kernelbench::run(ty, cols as usize, rows as usize, reps as usize).map_err(|e| JsError::new(&e))
 }

@@ -11,16 +11,16 @@ use chord_quant::{
 use serde_json::json;
 
 /// xorshift64*: deterministic test data without a dependency.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     }
 }
@@ -46,7 +46,7 @@ fn f32_to_f16_bits(v: f32) -> [u8; 2] {
     out
 }
 
-fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
+pub(crate) fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
     let len = row_bytes(ty, n).unwrap_or(0);
     match ty {
         GgmlType::F32 => (0..n).flat_map(|_| rng.unit().to_le_bytes()).collect(),
@@ -70,9 +70,25 @@ fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
     }
 }
 
+/// Sets a third of the quant bytes of Q8_0 blocks (weights or activations) to −128: the one
+/// weight byte whose magnitude is not 7-bit (the relaxed-SIMD dot's unsigned operand), and an
+/// activation value the quantizer never makes but a kernel must not get wrong either. In the
+/// random bytes alone, only about one block in eight holds one.
+fn extremes(ty: GgmlType, row: &mut [u8]) {
+    if ty != GgmlType::Q8_0 {
+        return;
+    }
+    for block in row.chunks_exact_mut(ty.type_size() as usize) {
+        for q in block[2..].iter_mut().step_by(3) {
+            *q = 0x80;
+        }
+    }
+}
+
 /// Compares every weight type's kernel in this build's ISA (and its two-row and four-token
-/// kernels where it has them) with the scalar kernel on `rows` random rows of 1024 to 1024 + 3 blocks (so kernels that take blocks in fours also run their
-/// tails); returns JSON {isa, kernels: {type: name}, rows, mismatches: [...]}.
+/// kernels where it has them) with the scalar kernel on `rows` random rows of 1024 to 1024 + 3
+/// blocks (so kernels that take blocks in fours also run their tails), every fourth with Q8_0
+/// bytes of −128 ([`extremes`]); returns JSON {isa, kernels: {type: name}, rows, mismatches}.
 pub fn run(seed: u64, rows: usize) -> serde_json::Value {
     run_with(selected_isa(), seed, rows)
 }
@@ -94,13 +110,20 @@ pub fn run_with(isa: Isa, seed: u64, rows: usize) -> serde_json::Value {
         for r in 0..rows {
             let n = 1024 + (r % 4) * ty.block_size() as usize;
             let mut act = vec![0u8; row_bytes(fast.act_ty, n).unwrap_or(0)];
-            let w = random_row(ty, n, &mut rng);
+            let mut w = random_row(ty, n, &mut rng);
+            // Every fourth row: extreme bytes the relaxed-SIMD kernels must handle exactly.
+            if r % 4 == 3 {
+                extremes(ty, &mut w);
+            }
             // Every third row: activations with a wide dynamic range.
             let scale = if r % 3 == 2 { 1000.0 } else { 1.0 };
             let x: Vec<f32> = (0..n).map(|_| rng.unit() * scale).collect();
             if quantize_activation(fast.act_ty, &x, &mut act).is_err() {
                 mismatches.push(json!({"type": ty.to_string(), "error": "activation"}));
                 break;
+            }
+            if r % 4 == 3 {
+                extremes(fast.act_ty, &mut act);
             }
             // Every other row: followed by its side data, as chord-cpu's matmul passes it (the
             // fast kernels may read it; the result must not change).

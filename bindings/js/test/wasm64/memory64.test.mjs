@@ -13,8 +13,8 @@ const GiB = 2 ** 30;
 test('this engine has memory64; auto picks wasm64 only for files wasm32 cannot hold', () => {
   assert.ok(memory64Supported(), `Node ${process.version} lacks memory64 (Node >= 24 needed)`);
   assert.equal(autoFlavor(5 * GiB), 'wasm64');
-  assert.equal(autoFlavor(300 << 20), 'simd');
-  assert.equal(autoFlavor(null), 'simd');
+  assert.equal(autoFlavor(300 << 20), 'relaxed');
+  assert.equal(autoFlavor(null), 'relaxed');
 });
 
 test('a synthetic model with a KV cache beyond 4 GiB computes the small-cache logits', async (t) => {

@@ -17,7 +17,7 @@ const QK: usize = 32;
 /// An activation block's 32 quants as four i16x8 (positions 0–7, 8–15, 16–23, 24–31): widened
 /// once and shared by every weight row the kernel takes.
 #[inline(always)]
-fn widen(y: &BlockQ8_0) -> [v128; 4] {
+pub(super) fn widen(y: &BlockQ8_0) -> [v128; 4] {
     let (y0, y1) = (load16(&y.qs, 0), load16(&y.qs, 16));
     [
         i16x8_extend_low_i8x16(y0),
@@ -30,7 +30,7 @@ fn widen(y: &BlockQ8_0) -> [v128; 4] {
 /// Σ x·y over a block as i32x4 partial sums (exact), the weights given as two i8x16 halves
 /// and the activations widened by [`widen`].
 #[inline(always)]
-fn dot32(x: (v128, v128), y: &[v128; 4]) -> v128 {
+pub(super) fn dot32(x: (v128, v128), y: &[v128; 4]) -> v128 {
     i32x4_add(
         i32x4_add(
             i32x4_dot_i16x8(i16x8_extend_low_i8x16(x.0), y[0]),
@@ -43,19 +43,21 @@ fn dot32(x: (v128, v128), y: &[v128; 4]) -> v128 {
     )
 }
 
-/// The shared loop over `R` weight rows against one activation row. `unpack` gives a weight
-/// block's 32 quants as two i8x16, `xd` its f16 scale, and `comb(sumi, dx, dy)` the scalar
-/// kernel's float term per lane (as f32x4). A tail of fewer than four blocks runs the same
+/// The shared loop over `R` weight rows against one activation row. `prep(i, block)` readies
+/// activation block `i` once for all rows (e.g. [`widen`]), `dot` gives a weight block's exact
+/// Σ x·y as i32x4 partial sums against it, `xd` its f16 scale, and `comb(sumi, dx, dy)` the
+/// scalar kernel's float term per lane (as f32x4). A tail of fewer than four blocks runs the same
 /// vector code with one live lane, so it rounds exactly as the main loop (and as the scalar
 /// kernel) does. Blocks beyond the shortest slice or beyond `n / 32` are ignored, as in the
 /// scalar kernels (the rows are cut to a common length, so for R > 1 a short row shortens all:
 /// the matmul gives every row the same length).
 #[inline(always)]
-fn blocks4<X, const R: usize>(
+pub(super) fn blocks4<X, P, const R: usize>(
     n: usize,
     xs: [&[X]; R],
     ys: &[BlockQ8_0],
-    unpack: impl Fn(&X) -> (v128, v128),
+    prep: impl Fn(usize, &BlockQ8_0) -> P,
+    dot: impl Fn(&X, &P) -> v128,
     xd: impl Fn(&X) -> &[u8; 2],
     comb: impl Fn(v128, v128, v128) -> v128,
 ) -> [f32; R] {
@@ -72,9 +74,9 @@ fn blocks4<X, const R: usize>(
         // is all there is); the partial sums of all rows wait for one reduction.
         let mut part = [[i32x4_splat(0); 4]; R];
         for k in 0..4 {
-            let yw = widen(&ys[b + k]);
+            let yp = prep(b + k, &ys[b + k]);
             for (x, p) in xs.iter().zip(part.iter_mut()) {
-                p[k] = dot32(unpack(&x[b + k]), &yw);
+                p[k] = dot(&x[b + k], &yp);
             }
         }
         let y = &ys[b..b + 4];
@@ -93,10 +95,10 @@ fn blocks4<X, const R: usize>(
     }
     let z = i32x4_splat(0);
     for (b, y) in ys.iter().enumerate().skip(full) {
-        let yw = widen(y);
+        let yp = prep(b, y);
         let dy = f16x4_to_f32x4([&y.d, &[0; 2], &[0; 2], &[0; 2]]);
         for (x, s) in xs.iter().zip(sumf.iter_mut()) {
-            let sumi = hsum4_i32x4([dot32(unpack(&x[b]), &yw), z, z, z]);
+            let sumi = hsum4_i32x4([dot(&x[b], &yp), z, z, z]);
             let dx = f16x4_to_f32x4([xd(&x[b]), &[0; 2], &[0; 2], &[0; 2]]);
             *s += f32x4_extract_lane::<0>(comb(f32x4_convert_i32x4(sumi), dx, dy));
         }
@@ -111,9 +113,10 @@ fn q8_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ8_0>),
         as_blocks::<BlockQ8_0>(a),
-        |x| (load16(&x.qs, 0), load16(&x.qs, 16)),
+        |_, y| widen(y),
+        |x, yw| dot32((load16(&x.qs, 0), load16(&x.qs, 16)), yw),
         |x| &x.d,
-        |s, dx, dy| f32x4_mul(s, f32x4_mul(dx, dy)),
+        comb_q8_0,
     )
 }
 
@@ -126,29 +129,55 @@ fn q4_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ4_0>),
         as_blocks::<BlockQ8_0>(a),
-        |x| {
+        |_, y| widen(y),
+        |x, yw| {
             let q = load16(&x.qs, 0);
-            (
+            let x = (
                 i8x16_sub(v128_and(q, mask), eight),
                 i8x16_sub(u8x16_shr(q, 4), eight),
-            )
+            );
+            dot32(x, yw)
         },
         |x| &x.d,
-        |s, dx, dy| f32x4_mul(f32x4_mul(s, dx), dy),
+        comb_q4_0,
     )
 }
 
-/// 16 where bit `j` of `qh` is clear, 0 where it is set, in byte `j` (j in 0..16) of the
-/// result, with `qh` shifted so that its bytes 0 and 1 hold the 16 bits wanted: what Q5_0
-/// subtracts from a nibble to get its quant, `(nibble | bit << 4) - 16 = nibble - (16 if the
-/// bit is clear)`.
+/// 0xff where bit `j` of `qh` is set, 0 where it is clear, in byte `j` (j in 0..16) of the
+/// result, with `qh` shifted so that its bytes 0 and 1 hold the 16 bits wanted (Q5_0's fifth
+/// bits of 16 quants).
 #[inline(always)]
-pub(super) fn minus_bits(qh: u32) -> v128 {
+pub(super) fn bit_mask16(qh: u32) -> v128 {
     let bytes = u32x4_splat(qh);
     // Byte i of the 16 lanes reads byte i / 8 of qh and tests bit i % 8.
     let spread = i8x16_swizzle(bytes, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
     let bit = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-    v128_andnot(u8x16_splat(0x10), i8x16_eq(v128_and(spread, bit), bit))
+    i8x16_eq(v128_and(spread, bit), bit)
+}
+
+/// 16 where the fifth bit is clear, 0 where it is set (see [`bit_mask16`]): what Q5_0
+/// subtracts from a nibble to get its quant, `(nibble | bit << 4) - 16 = nibble - (16 if the
+/// bit is clear)`.
+#[inline(always)]
+pub(super) fn minus_bits(qh: u32) -> v128 {
+    v128_andnot(u8x16_splat(0x10), bit_mask16(qh))
+}
+
+/// The scalar kernels' float term per block, per lane: Q8_0 `sumi * (dx * dy)`, Q4_0
+/// `sumi * dx * dy`, Q5_0 `(dx * dy) * sumi` (each as `crate::legacy` writes it).
+#[inline(always)]
+pub(super) fn comb_q8_0(s: v128, dx: v128, dy: v128) -> v128 {
+    f32x4_mul(s, f32x4_mul(dx, dy))
+}
+
+#[inline(always)]
+pub(super) fn comb_q4_0(s: v128, dx: v128, dy: v128) -> v128 {
+    f32x4_mul(f32x4_mul(s, dx), dy)
+}
+
+#[inline(always)]
+pub(super) fn comb_q5_0(s: v128, dx: v128, dy: v128) -> v128 {
+    f32x4_mul(f32x4_mul(dx, dy), s)
 }
 
 /// Q5_0: quants are (nibble | fifth bit << 4) − 16; `sumf += (dx * dy) * sumi`.
@@ -159,16 +188,18 @@ fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
         n,
         w.map(as_blocks::<BlockQ5_0>),
         as_blocks::<BlockQ8_0>(a),
-        |x| {
+        |_, y| widen(y),
+        |x, yw| {
             let qh = u32::from_le_bytes(x.qh);
             let q = load16(&x.qs, 0);
-            (
+            let x = (
                 i8x16_sub(v128_and(q, mask), minus_bits(qh)),
                 i8x16_sub(u8x16_shr(q, 4), minus_bits(qh >> 16)),
-            )
+            );
+            dot32(x, yw)
         },
         |x| &x.d,
-        |s, dx, dy| f32x4_mul(f32x4_mul(dx, dy), s),
+        comb_q5_0,
     )
 }
 

@@ -2,6 +2,9 @@
 //! Q8_0, Q4_K, Q6_K), compiled only for `wasm32` with `target_feature = "simd128"`; the other
 //! types use the scalar kernels in that build.
 //!
+//! In a build with `+relaxed-simd` as well, Q4_0/Q5_0/Q8_0 use the `relaxed` module's integer
+//! dot products instead (same loop, same bits; their kernel names end in `/relaxed-simd`).
+//!
 //! Bit-identical to the scalar kernels (the truth): the integer work (block sums, and the eight
 //! interleaved i32 lanes of the k-quants) is exact in any order, and every float operation is
 //! the scalar kernel's, in its order: f32x4 lanes do per lane what the scalar loop does per
@@ -9,8 +12,35 @@
 
 mod k;
 mod k4;
-mod legacy;
+// In a relaxed-SIMD build `relaxed` replaces its Q4_0/Q5_0 entry points (Q8_0 falls back to it).
+#[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
 mod tokens4;
+// In a relaxed-SIMD build `relaxed` replaces this module's entry points (its loop is shared).
+#[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
+mod legacy;
+#[cfg(target_feature = "relaxed-simd")]
+mod relaxed;
+
+#[cfg(not(target_feature = "relaxed-simd"))]
+use legacy as legacy32;
+/// The 32-element kernels this build uses: the relaxed-SIMD ones where the build has the
+/// feature (`-C target-feature=+simd128,+relaxed-simd`), else the SIMD128 ones.
+#[cfg(target_feature = "relaxed-simd")]
+use relaxed as legacy32;
+#[cfg(target_feature = "relaxed-simd")]
+use relaxed as tokens32;
+/// The four-token (prefill) kernels of the 32-element types this build uses.
+#[cfg(not(target_feature = "relaxed-simd"))]
+use tokens4 as tokens32;
+
+#[cfg(target_feature = "relaxed-simd")]
+pub(crate) use relaxed::{fill_q8_0_extra, q8_0_extra_bytes};
+
+/// Whether this build's kernel for `w` uses relaxed-SIMD instructions (for its name).
+pub(crate) fn is_relaxed(w: GgmlType) -> bool {
+    cfg!(target_feature = "relaxed-simd")
+        && matches!(w, GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0)
+}
 
 use crate::dot::VecDotFn;
 use chord_gguf::GgmlType;
@@ -19,9 +49,9 @@ use core::arch::wasm32::*;
 /// The SIMD128 kernel for weight type `w` and its base name, if there is one.
 pub(crate) fn lookup(w: GgmlType) -> Option<(VecDotFn, &'static str)> {
     Some(match w {
-        GgmlType::Q4_0 => (legacy::vec_dot_q4_0_q8_0 as VecDotFn, "q4_0_q8_0"),
-        GgmlType::Q5_0 => (legacy::vec_dot_q5_0_q8_0 as VecDotFn, "q5_0_q8_0"),
-        GgmlType::Q8_0 => (legacy::vec_dot_q8_0_q8_0 as VecDotFn, "q8_0_q8_0"),
+        GgmlType::Q4_0 => (legacy32::vec_dot_q4_0_q8_0 as VecDotFn, "q4_0_q8_0"),
+        GgmlType::Q5_0 => (legacy32::vec_dot_q5_0_q8_0 as VecDotFn, "q5_0_q8_0"),
+        GgmlType::Q8_0 => (legacy32::vec_dot_q8_0_q8_0 as VecDotFn, "q8_0_q8_0"),
         GgmlType::Q4_K => (k::vec_dot_q4_k_q8_k as VecDotFn, "q4_K_q8_K"),
         GgmlType::Q6_K => (k::vec_dot_q6_k_q8_k as VecDotFn, "q6_K_q8_K"),
         _ => return None,
@@ -86,9 +116,9 @@ fn f16x4_to_f32x4(h: [&[u8; 2]; 4]) -> v128 {
 /// The SIMD128 two-row kernel (two weight rows, one activation row) for weight type `w`.
 pub(crate) fn lookup_rows2(w: GgmlType) -> Option<crate::VecDotRows2Fn> {
     Some(match w {
-        GgmlType::Q4_0 => legacy::vec_dot2_q4_0_q8_0,
-        GgmlType::Q5_0 => legacy::vec_dot2_q5_0_q8_0,
-        GgmlType::Q8_0 => legacy::vec_dot2_q8_0_q8_0,
+        GgmlType::Q4_0 => legacy32::vec_dot2_q4_0_q8_0,
+        GgmlType::Q5_0 => legacy32::vec_dot2_q5_0_q8_0,
+        GgmlType::Q8_0 => legacy32::vec_dot2_q8_0_q8_0,
         _ => return None,
     })
 }
@@ -97,9 +127,9 @@ pub(crate) fn lookup_rows2(w: GgmlType) -> Option<crate::VecDotRows2Fn> {
 /// type `w`; per token the bits of the single-row kernel.
 pub(crate) fn lookup4(w: GgmlType) -> Option<crate::VecDot4Fn> {
     Some(match w {
-        GgmlType::Q4_0 => tokens4::q4_0_q8_0_x4,
-        GgmlType::Q5_0 => tokens4::q5_0_q8_0_x4,
-        GgmlType::Q8_0 => tokens4::q8_0_q8_0_x4,
+        GgmlType::Q4_0 => tokens32::q4_0_q8_0_x4,
+        GgmlType::Q5_0 => tokens32::q5_0_q8_0_x4,
+        GgmlType::Q8_0 => tokens32::q8_0_q8_0_x4,
         GgmlType::Q4_K => k4::q4_k_q8_k_x4,
         GgmlType::Q6_K => k4::q6_k_q8_k_x4,
         _ => return None,
