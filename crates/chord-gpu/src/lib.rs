@@ -21,5 +21,8 @@ pub mod weights;
 pub use backend::{GpuBackend, MAX_HEAD_DIM};
 pub use device::{adapters, AdapterSummary, Gpu, ADAPTER_ENV};
 pub use error::{GpuError, Result};
-pub use kernels::{matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES};
+pub use kernels::{
+    matmul4 as matmul4_kernel, matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES,
+    TILE_MIN_TOKENS,
+};
 pub use wgpu::DeviceType;
