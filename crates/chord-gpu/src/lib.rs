@@ -5,7 +5,8 @@
 //! - [`weights`]: weights uploaded once in their quantized block format, split by rows under the
 //!   adapter's largest storage binding.
 //! - [`pool`]: device buffers reused between operations.
-//! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type, attention).
+//! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type and its tiled
+//!   4-token form for prefill, attention).
 //! - [`GpuBackend`]: the `Backend` implementation.
 
 mod backend;

@@ -105,7 +105,9 @@ fn tiled_matmul_every_type_is_bit_identical_to_matvec_and_scalar_cpu() {
                 _ => assert_eq!(d_cpu, 0, "{ty} n={n}: tiled differs from the scalar CPU"),
             }
         }
-        let name = chord_gpu::matmul4_kernel(ty).expect("every matvec type is tiled").name;
+        let name = chord_gpu::matmul4_kernel(ty)
+            .expect("every matvec type is tiled")
+            .name;
         let ran = g.dispatch_counts();
         let tiled_runs = ran.iter().find(|(k, _)| *k == name).map_or(0, |r| r.1);
         assert_eq!(tiled_runs, counts.len(), "{name} runs: {ran:?}");
