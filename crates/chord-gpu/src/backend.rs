@@ -133,6 +133,8 @@ impl GpuBackend {
             m: Arc<GpuMatrix>,
             pipe: Arc<wgpu::ComputePipeline>,
             act: usize,
+            /// Invocations along y: tokens, or groups of 4 for the tiled kernels.
+            groups: usize,
         }
         // Quantized activations, one per distinct (type, width): Q/K/V or gate/up share one.
         let mut acts: Vec<(GgmlType, usize, usize, Vec<u8>)> = Vec::new();
@@ -144,7 +146,7 @@ impl GpuBackend {
                     w.name
                 )));
             }
-            let k = kernels::matvec(w.ty).ok_or_else(|| GpuError::Unsupported {
+            let k = kernels::for_product(w.ty, n_tokens).ok_or_else(|| GpuError::Unsupported {
                 name: w.name.to_string(),
                 ty: w.ty,
             })?;
@@ -178,7 +180,12 @@ impl GpuBackend {
                     acts.len() - 1
                 }
             };
-            items.push(Item { m, pipe, act });
+            items.push(Item {
+                m,
+                pipe,
+                act,
+                groups: n_tokens.div_ceil(k.tokens),
+            });
         }
 
         use wgpu::BufferUsages as U;
@@ -262,7 +269,7 @@ impl GpuBackend {
                     });
                     pass.set_pipeline(&it.pipe);
                     pass.set_bind_group(0, &bg, &[]);
-                    pass.dispatch_workgroups(part.rows.div_ceil(WG) as u32, n_tokens as u32, 1);
+                    pass.dispatch_workgroups(part.rows.div_ceil(WG) as u32, it.groups as u32, 1);
                     s += 1;
                 }
             }

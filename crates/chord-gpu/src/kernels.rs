@@ -10,15 +10,19 @@ use std::sync::Arc;
 const W_BYTES: &str = include_str!("wgsl/w_bytes.wgsl");
 const MATVEC_HEAD: &str = include_str!("wgsl/matvec_common.wgsl");
 const MATVEC_MAIN: &str = include_str!("wgsl/matvec_main.wgsl");
+const MATMUL4_MAIN: &str = include_str!("wgsl/matmul4_main.wgsl");
 const K4: &str = include_str!("wgsl/matvec_k4.wgsl");
 
-/// The fused dequantize-matvec kernel of a weight type: its name (for traces), the activation
-/// type it reads (what llama.cpp pairs with the weight type; the host quantizes to it) and the
-/// type-specific WGSL body.
+/// A fused dequantize-matmul kernel of a weight type: its name (for traces), the activation
+/// type it reads (what llama.cpp pairs with the weight type; the host quantizes to it), the
+/// type-specific WGSL body and the entry point (one token per invocation, or four).
 pub struct MatvecKernel {
     pub name: &'static str,
     pub act_ty: GgmlType,
     body: &'static [&'static str],
+    main: &'static str,
+    /// Tokens per invocation (1: matvec, 4: tiled).
+    pub tokens: usize,
 }
 
 /// Weight types with a GPU matvec kernel.
@@ -78,7 +82,85 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
         ),
         _ => return None,
     };
-    Some(MatvecKernel { name, act_ty, body })
+    Some(MatvecKernel {
+        name,
+        act_ty,
+        body,
+        main: MATVEC_MAIN,
+        tokens: 1,
+    })
+}
+
+/// Fewest tokens for which a product takes the tiled kernel (below, a group would be mostly
+/// repeats of the last token).
+pub const TILE_MIN_TOKENS: usize = 4;
+
+/// The tiled kernel of a weight type: one invocation per output row × 4 tokens, each weight
+/// block read and unpacked once for the 4 (`dot_row4` in `matmul4_*.wgsl`), per token the
+/// matvec's operations in its order, so the results are the matvec's bits.
+pub fn matmul4(ty: GgmlType) -> Option<MatvecKernel> {
+    use GgmlType::*;
+    let (name, act_ty, body): (_, _, &'static [&'static str]) = match ty {
+        Q4_0 => (
+            "matmul4_q4_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matmul4_q4_0.wgsl")],
+        ),
+        Q5_0 => (
+            "matmul4_q5_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matmul4_q5_0.wgsl")],
+        ),
+        Q8_0 => (
+            "matmul4_q8_0_q8_0",
+            Q8_0,
+            &[include_str!("wgsl/matmul4_q8_0.wgsl")],
+        ),
+        Q4_K => (
+            "matmul4_q4_K_q8_K",
+            Q8_K,
+            &[K4, include_str!("wgsl/matmul4_q4_k.wgsl")],
+        ),
+        Q5_K => (
+            "matmul4_q5_K_q8_K",
+            Q8_K,
+            &[K4, include_str!("wgsl/matmul4_q5_k.wgsl")],
+        ),
+        Q6_K => (
+            "matmul4_q6_K_q8_K",
+            Q8_K,
+            &[include_str!("wgsl/matmul4_q6_k.wgsl")],
+        ),
+        F16 => (
+            "matmul4_f16_f16",
+            F16,
+            &[include_str!("wgsl/matmul4_f16.wgsl")],
+        ),
+        F32 => (
+            "matmul4_f32_f32",
+            F32,
+            &[include_str!("wgsl/matmul4_f32.wgsl")],
+        ),
+        _ => return None,
+    };
+    Some(MatvecKernel {
+        name,
+        act_ty,
+        body,
+        main: MATMUL4_MAIN,
+        tokens: 4,
+    })
+}
+
+/// The kernel a product of `n_tokens` tokens runs on: tiled from [`TILE_MIN_TOKENS`] tokens on
+/// when the type has a tiled form, else the matvec.
+pub fn for_product(ty: GgmlType, n_tokens: usize) -> Option<MatvecKernel> {
+    if n_tokens >= TILE_MIN_TOKENS {
+        if let Some(k) = matmul4(ty) {
+            return Some(k);
+        }
+    }
+    matvec(ty)
 }
 
 impl MatvecKernel {
@@ -88,7 +170,7 @@ impl MatvecKernel {
         for b in self.body {
             s.push_str(b);
         }
-        s.push_str(MATVEC_MAIN);
+        s.push_str(self.main);
         s
     }
 }

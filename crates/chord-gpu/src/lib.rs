@@ -5,7 +5,8 @@
 //! - [`weights`]: weights uploaded once in their quantized block format, split by rows under the
 //!   adapter's largest storage binding.
 //! - [`pool`]: device buffers reused between operations.
-//! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type, attention).
+//! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type and its tiled
+//!   4-token form for prefill, attention).
 //! - [`GpuBackend`]: the `Backend` implementation.
 
 mod backend;
@@ -21,5 +22,8 @@ pub mod weights;
 pub use backend::{GpuBackend, MAX_HEAD_DIM};
 pub use device::{adapters, AdapterSummary, Gpu, ADAPTER_ENV};
 pub use error::{GpuError, Result};
-pub use kernels::{matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES};
+pub use kernels::{
+    matmul4 as matmul4_kernel, matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES,
+    TILE_MIN_TOKENS,
+};
 pub use wgpu::DeviceType;

@@ -58,6 +58,62 @@ fn matvec_every_type_matches_scalar_cpu() {
     }
 }
 
+/// The tiled kernels (4 tokens per invocation, masked tail group) on token counts around the
+/// group size: each output bit-identical to the matvec kernel run one token at a time, and for
+/// the quantized types to the scalar CPU (F16/F32: the CPU's f64 sums, within 1e-5).
+#[test]
+fn tiled_matmul_every_type_is_bit_identical_to_matvec_and_scalar_cpu() {
+    let counts = [4, 5, 7, 8, 13];
+    // A backend of its own, so its dispatch counts are this test's.
+    let g = chord_gpu::GpuBackend::with_gpu(gpu_device());
+    for (i, &ty) in MATVEC_TYPES.iter().enumerate() {
+        let (rows, cols) = (67, 512);
+        let mut rng = Rng::new(500 + i as u64);
+        let data = random_matrix(ty, rows, cols, &mut rng);
+        let w = MatRef {
+            name: "tiled.weight",
+            ty,
+            rows,
+            cols,
+            data: &data,
+        };
+        for &n in &counts {
+            let x = rng.vec(n * cols, 1.0);
+            let mut tiled = vec![f32::NAN; n * rows];
+            g.matmul(w, &x, n, &mut tiled).unwrap();
+            let mut single = vec![f32::NAN; n * rows];
+            for (xt, yt) in x.chunks_exact(cols).zip(single.chunks_exact_mut(rows)) {
+                g.matmul(w, xt, 1, yt).unwrap();
+            }
+            let mut want = vec![0f32; n * rows];
+            cpu_scalar().matmul(w, &x, n, &mut want).unwrap();
+            let differ = |a: &[f32], b: &[f32]| {
+                a.iter()
+                    .zip(b)
+                    .filter(|(a, b)| a.to_bits() != b.to_bits())
+                    .count()
+            };
+            let (d_mv, d_cpu) = (differ(&tiled, &single), differ(&tiled, &want));
+            eprintln!(
+                "{ty} {rows}x{cols} n_tokens={n}: tiled vs matvec {d_mv} differ, vs scalar cpu \
+                 {d_cpu} differ (rel err {:.2e})",
+                rel_err(&tiled, &want)
+            );
+            assert_eq!(d_mv, 0, "{ty} n={n}: tiled differs from the matvec");
+            match ty {
+                GgmlType::F32 | GgmlType::F16 => assert!(rel_err(&tiled, &want) <= 1e-5),
+                _ => assert_eq!(d_cpu, 0, "{ty} n={n}: tiled differs from the scalar CPU"),
+            }
+        }
+        let name = chord_gpu::matmul4_kernel(ty)
+            .expect("every matvec type is tiled")
+            .name;
+        let ran = g.dispatch_counts();
+        let tiled_runs = ran.iter().find(|(k, _)| *k == name).map_or(0, |r| r.1);
+        assert_eq!(tiled_runs, counts.len(), "{name} runs: {ran:?}");
+    }
+}
+
 #[test]
 fn matmul_multi_shares_one_submission_and_matches() {
     let mut rng = Rng::new(7);

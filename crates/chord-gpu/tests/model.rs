@@ -3,7 +3,8 @@
 //! - with the GPU doing every matrix product (and the CPU the attention) the logits are
 //!   bit-identical: the quantized kernels are exact on real weights;
 //! - the whole GPU backend: greedy 32 tokens of Gemma 3 270M and Qwen2.5-Coder 0.5B equal the
-//!   CPU's, every matrix product on a quantized GPU kernel, and every step's logits
+//!   CPU's, every matrix product on a quantized GPU kernel (the prefill's on the tiled
+//!   `matmul4_*` kernel of each type used), and every step's logits
 //!   bit-identical to the CPU's (stricter than the 1e-2 relative): the attention kernel
 //!   follows chord-cpu's scalar one bit for bit (libm's expf, the f64 softmax denominator
 //!   emulated exactly), so nothing differs for the 8-bit activation rounding to amplify.
@@ -47,7 +48,12 @@ fn check(name: &str, text: &str) {
     let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let tok = Tokenizer::from_metadata(&model.file.header().metadata).unwrap();
     let prompt = tok.encode(text, true, true).unwrap();
-    let gpu = common::gpu();
+    // A backend of its own, so its dispatch counts are this model's.
+    let gpu = &common::fresh_gpu();
+    assert!(
+        prompt.len() >= chord_gpu::TILE_MIN_TOKENS,
+        "the prefill is tiled"
+    );
     let (want, want_logits) = greedy(&model, &common::cpu_scalar(), &prompt);
     let (got, got_logits) = greedy(&model, gpu, &prompt);
     let worst = got_logits
@@ -83,6 +89,14 @@ fn check(name: &str, text: &str) {
             !k.starts_with("matvec_f32") && !k.starts_with("matvec_f16"),
             "{name}: a matrix product ran on {k}, not a quantized kernel"
         );
+        // The prefill runs every weight on the tiled kernel of its type, decode on the matvec.
+        if let Some(ty) = k.strip_prefix("matvec_") {
+            let tiled = format!("matmul4_{ty}");
+            assert!(
+                kernels.iter().any(|(t, n)| *t == tiled && *n > 0),
+                "{name}: {k} ran but not {tiled}"
+            );
+        }
     }
 }
 

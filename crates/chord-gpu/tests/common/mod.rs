@@ -17,6 +17,13 @@ pub fn gpu() -> &'static GpuBackend {
     })
 }
 
+/// A GPU backend of its own (dispatch counts, weights and pipelines not shared with other tests).
+pub fn fresh_gpu() -> GpuBackend {
+    GpuBackend::new().unwrap_or_else(|e| {
+        panic!("a GPU adapter is required (run scripts/setup.d/gpu.sh for lavapipe): {e}")
+    })
+}
+
 /// The CPU backend with chord-quant's scalar kernels: the operation order the GPU kernels follow.
 pub fn cpu_scalar() -> chord_cpu::CpuBackend {
     chord_cpu::CpuBackend::with_isa(1, chord_quant::Isa::Scalar).expect("scalar is always there")
