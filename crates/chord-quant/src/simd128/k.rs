@@ -98,32 +98,36 @@ pub(super) fn vec_dot_q4_k_q8_k(n: usize, w: &[u8], act: &[u8]) -> f32 {
     add_in_order(sumf, &sums)
 }
 
+/// Sixteen quants (6-bit, minus 32) of a Q6_K block from each of its four quarters: those at
+/// positions `128·half + 32·k + 16·h ..+16` for k = 0..4 (the scalar kernel's element order).
+#[inline(always)]
+pub(super) fn q6_k_quants(x: &BlockQ6K, half: usize, h: usize) -> [v128; 4] {
+    let (m4, m2, off) = (u8x16_splat(0x0f), u8x16_splat(0x03), i8x16_splat(32));
+    let l = 16 * h;
+    let ql_a = load16(&x.ql, 64 * half + l);
+    let ql_b = load16(&x.ql, 64 * half + 32 + l);
+    let qh = load16(&x.qh, 32 * half + l);
+    let hi = |shift: u32| i8x16_shl(v128_and(u8x16_shr(qh, shift), m2), 4);
+    // Written out rather than `[..].map(..)`: array::map can stay a call in the wasm.
+    [
+        i8x16_sub(v128_or(v128_and(ql_a, m4), hi(0)), off),
+        i8x16_sub(v128_or(v128_and(ql_b, m4), hi(2)), off),
+        i8x16_sub(v128_or(u8x16_shr(ql_a, 4), hi(4)), off),
+        i8x16_sub(v128_or(u8x16_shr(ql_b, 4), hi(6)), off),
+    ]
+}
+
 /// `vec_dot_q6_K_q8_K`.
 pub(super) fn vec_dot_q6_k_q8_k(n: usize, w: &[u8], act: &[u8]) -> f32 {
     let xs = as_blocks::<BlockQ6K>(w);
     let ys = as_blocks::<BlockQ8K>(act);
-    let m4 = u8x16_splat(0x0f);
-    let m2 = u8x16_splat(0x03);
-    let off = i8x16_splat(32);
     let mut sums = [f32x4_splat(0.0); 2];
     for (x, y) in xs.iter().zip(ys).take(n / QK_K) {
         let mut aux = [i32x4_splat(0); 2];
         for half in 0..QK_K / 128 {
             for h in 0..2 {
-                let l = 16 * h;
-                let ql_a = load16(&x.ql, 64 * half + l);
-                let ql_b = load16(&x.ql, 64 * half + 32 + l);
-                let qh = load16(&x.qh, 32 * half + l);
-                let hi = |shift: u32| i8x16_shl(v128_and(u8x16_shr(qh, shift), m2), 4);
-                let vals = [
-                    v128_or(v128_and(ql_a, m4), hi(0)),
-                    v128_or(v128_and(ql_b, m4), hi(2)),
-                    v128_or(u8x16_shr(ql_a, 4), hi(4)),
-                    v128_or(u8x16_shr(ql_b, 4), hi(6)),
-                ];
-                for (k, v) in vals.into_iter().enumerate() {
-                    let p = 128 * half + 32 * k + l;
-                    let a = i8x16_sub(v, off);
+                for (k, a) in q6_k_quants(x, half, h).into_iter().enumerate() {
+                    let p = 128 * half + 32 * k + 16 * h;
                     group16(
                         a,
                         load16(&y.qs, p),

@@ -3,7 +3,9 @@
 //! tokens' activations. Per token the integer lanes, float operations and their order are
 //! those of the single-row kernels in `k.rs`, so the bits are the same.
 
-use super::k::{add_in_order, add_lanes, add_scaled, vec_dot_q4_k_q8_k, vec_dot_q6_k_q8_k};
+use super::k::{
+    add_in_order, add_lanes, add_scaled, q6_k_quants, vec_dot_q4_k_q8_k, vec_dot_q6_k_q8_k,
+};
 use super::load16;
 use crate::block::{as_blocks, f16_to_f32};
 use crate::k::{k4_scales_mins, BlockQ4K, BlockQ6K, BlockQ8K};
@@ -93,28 +95,13 @@ pub(super) fn q6_k_q8_k_x4(n: usize, w: &[u8], act: [&[u8]; 4]) -> [f32; 4] {
     let Some((xs, ys)) = rows4(n, as_blocks::<BlockQ6K>(w), act) else {
         return act.map(|a| vec_dot_q6_k_q8_k(n, w, a));
     };
-    let m4 = u8x16_splat(0x0f);
-    let m2 = u8x16_splat(0x03);
-    let off = i8x16_splat(32);
     let mut sums = [[f32x4_splat(0.0); 2]; 4];
     for (b, x) in xs.iter().enumerate() {
         let mut aux = [[i32x4_splat(0); 2]; 4];
         for half in 0..QK_K / 128 {
             for h in 0..2 {
-                let l = 16 * h;
-                let ql_a = load16(&x.ql, 64 * half + l);
-                let ql_b = load16(&x.ql, 64 * half + 32 + l);
-                let qh = load16(&x.qh, 32 * half + l);
-                let hi = |shift: u32| i8x16_shl(v128_and(u8x16_shr(qh, shift), m2), 4);
-                let vals = [
-                    v128_or(v128_and(ql_a, m4), hi(0)),
-                    v128_or(v128_and(ql_b, m4), hi(2)),
-                    v128_or(u8x16_shr(ql_a, 4), hi(4)),
-                    v128_or(u8x16_shr(ql_b, 4), hi(6)),
-                ];
-                for (k, v) in vals.into_iter().enumerate() {
-                    let p = 128 * half + 32 * k + l;
-                    let a = i8x16_sub(v, off);
+                for (k, a) in q6_k_quants(x, half, h).into_iter().enumerate() {
+                    let p = 128 * half + 32 * k + 16 * h;
                     let scale = (x.scales[p / 16] as i8) as i32;
                     for (y, aux) in ys.iter().zip(aux.iter_mut()) {
                         let yv = load16(&y[b].qs, p);

@@ -203,32 +203,8 @@ fn q5_0<const R: usize>(n: usize, w: [&[u8]; R], a: &[u8]) -> [f32; R] {
     )
 }
 
-/// `vec_dot_q8_0_q8_0`.
-pub(super) fn vec_dot_q8_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
-    q8_0(n, [w], a)[0]
-}
-
-/// `vec_dot_q4_0_q8_0`.
-pub(super) fn vec_dot_q4_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
-    q4_0(n, [w], a)[0]
-}
-
-/// `vec_dot_q5_0_q8_0`.
-pub(super) fn vec_dot_q5_0_q8_0(n: usize, w: &[u8], a: &[u8]) -> f32 {
-    q5_0(n, [w], a)[0]
-}
-
-/// Two weight rows of Q8_0 against one activation row (decode: its blocks widened once).
-pub(super) fn vec_dot2_q8_0_q8_0(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
-    q8_0(n, w, a)
-}
-
-/// Two weight rows of Q4_0.
-pub(super) fn vec_dot2_q4_0_q8_0(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
-    q4_0(n, w, a)
-}
-
-/// Two weight rows of Q5_0.
-pub(super) fn vec_dot2_q5_0_q8_0(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
-    q5_0(n, w, a)
+row_entry_points! {
+    vec_dot_q8_0_q8_0, vec_dot2_q8_0_q8_0 => q8_0;
+    vec_dot_q4_0_q8_0, vec_dot2_q4_0_q8_0 => q4_0;
+    vec_dot_q5_0_q8_0, vec_dot2_q5_0_q8_0 => q5_0;
 }

@@ -10,6 +10,22 @@
 //! the scalar kernel's, in its order: f32x4 lanes do per lane what the scalar loop does per
 //! element, and i32 → f32 conversion rounds to nearest in both.
 
+/// The one-row (`VecDotFn`) and two-row (`VecDotRows2Fn`) entry points of a 32-element kernel
+/// module, over its generic `q8_0`/`q4_0`/`q5_0::<R>(n, [w; R], a) -> [f32; R]` (the two-row
+/// form shares each activation block's preparation between the rows).
+macro_rules! row_entry_points {
+    ($($one:ident, $two:ident => $rows:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($one), "`.")]
+        pub(super) fn $one(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            $rows(n, [w], a)[0]
+        }
+        #[doc = concat!("Two weight rows of `", stringify!($rows), "` against one activation row.")]
+        pub(super) fn $two(n: usize, w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
+            $rows(n, w, a)
+        }
+    )*};
+}
+
 mod k;
 mod k4;
 // In a relaxed-SIMD build `relaxed` replaces its Q4_0/Q5_0 entry points (Q8_0 falls back to it).
