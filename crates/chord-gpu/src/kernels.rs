@@ -12,6 +12,12 @@ const MATVEC_HEAD: &str = include_str!("wgsl/matvec_common.wgsl");
 const MATVEC_MAIN: &str = include_str!("wgsl/matvec_main.wgsl");
 const MATMUL4_MAIN: &str = include_str!("wgsl/matmul4_main.wgsl");
 const K4: &str = include_str!("wgsl/matvec_k4.wgsl");
+// Q4_K and Q5_K share their loops (one token, four tokens); a type file before the loop gives
+// the block size and the quants.
+const K45_Q4: &str = include_str!("wgsl/k45_q4.wgsl");
+const K45_Q5: &str = include_str!("wgsl/k45_q5.wgsl");
+const MATVEC_K45: &str = include_str!("wgsl/matvec_k45.wgsl");
+const MATMUL4_K45: &str = include_str!("wgsl/matmul4_k45.wgsl");
 
 /// A fused dequantize-matmul kernel of a weight type: its name (for traces), the activation
 /// type it reads (what llama.cpp pairs with the weight type; the host quantizes to it), the
@@ -58,12 +64,12 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
         Q4_K => (
             "matvec_q4_K_q8_K",
             Q8_K,
-            &[K4, include_str!("wgsl/matvec_q4_k.wgsl")],
+            &[K4, K45_Q4, MATVEC_K45],
         ),
         Q5_K => (
             "matvec_q5_K_q8_K",
             Q8_K,
-            &[K4, include_str!("wgsl/matvec_q5_k.wgsl")],
+            &[K4, K45_Q5, MATVEC_K45],
         ),
         Q6_K => (
             "matvec_q6_K_q8_K",
@@ -119,12 +125,12 @@ pub fn matmul4(ty: GgmlType) -> Option<MatvecKernel> {
         Q4_K => (
             "matmul4_q4_K_q8_K",
             Q8_K,
-            &[K4, include_str!("wgsl/matmul4_q4_k.wgsl")],
+            &[K4, K45_Q4, MATMUL4_K45],
         ),
         Q5_K => (
             "matmul4_q5_K_q8_K",
             Q8_K,
-            &[K4, include_str!("wgsl/matmul4_q5_k.wgsl")],
+            &[K4, K45_Q5, MATMUL4_K45],
         ),
         Q6_K => (
             "matmul4_q6_K_q8_K",

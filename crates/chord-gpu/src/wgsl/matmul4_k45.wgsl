@@ -1,10 +1,12 @@
-// Q5_K × Q8_K for 4 tokens: as matmul4_q4_k.wgsl, the fifth bits joined to the nibbles once.
+// Q4_K / Q5_K × Q8_K for 4 tokens: scales, mins and quants unpacked once per block; per token
+// the lanes and float steps of matvec_k45.wgsl, in its order. K45_BLOCK and k45_quants come
+// from the type file before this one.
 fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
     var sums_lo: array<vec4<f32>, 4>;
     var sums_hi: array<vec4<f32>, 4>;
     var sumf = vec4<f32>(0.0);
     for (var b = 0u; b < p.nb; b++) {
-        let xo = wo + b * 176u;
+        let xo = wo + b * K45_BLOCK;
         let yb = b * 292u;
         var sc: array<i32, 8>;
         var sumi = vec4<i32>(0);
@@ -22,16 +24,9 @@ fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
             let s0 = sc[2u * jj];
             let s1 = sc[2u * jj + 1u];
             for (var l4 = 0u; l4 < 8u; l4++) {
-                let q = w[(xo + 48u + 32u * jj + 4u * l4) >> 2u];
-                let h = w[(xo + 16u + 4u * l4) >> 2u];
-                var h0 = vec4<i32>(0);
-                var h1 = vec4<i32>(0);
-                for (var k = 0u; k < 4u; k++) {
-                    h0[k] = i32(((h >> (8u * k + 2u * jj)) & 1u) << 4u);
-                    h1[k] = i32(((h >> (8u * k + 2u * jj + 1u)) & 1u) << 4u);
-                }
-                let q0 = nib_lo(q) + h0;
-                let q1 = nib_hi(q) + h1;
+                let q = k45_quants(xo, jj, l4);
+                let q0 = q[0];
+                let q1 = q[1];
                 let pos = 64u * jj + 4u * l4;
                 for (var t = 0u; t < 4u; t++) {
                     let yo = ao[t] + yb;

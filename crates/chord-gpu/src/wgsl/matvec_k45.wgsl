@@ -1,12 +1,12 @@
-// Q5_K × Q8_K (ggml_vec_dot_q5_K_q8_K): 176-byte blocks: f16 d, f16 dmin, 12 bytes of scales,
-// 32 bytes of fifth bits (bit 2·jj for the low nibbles of 64-group jj, 2·jj+1 for the high),
-// 128 bytes of nibbles. Same lanes and scaling as Q4_K.
+// Q4_K / Q5_K × Q8_K, one token: the integer sums go to eight lanes by position mod 8 and are
+// scaled per block in f32, as the scalar kernel does (lanes 0-3 in `lo`, 4-7 in `hi`). The type
+// file before this one (k45_q4.wgsl / k45_q5.wgsl) gives K45_BLOCK and k45_quants.
 fn dot_row(wo: u32, ao: u32) -> f32 {
     var sums_lo = vec4<f32>(0.0);
     var sums_hi = vec4<f32>(0.0);
     var sumf = 0.0;
     for (var b = 0u; b < p.nb; b++) {
-        let xo = wo + b * 176u;
+        let xo = wo + b * K45_BLOCK;
         let yo = ao + b * 292u;
         var sc: array<i32, 8>;
         var sumi = 0;
@@ -19,17 +19,10 @@ fn dot_row(wo: u32, ao: u32) -> f32 {
         var hi = vec4<i32>(0);
         for (var jj = 0u; jj < 4u; jj++) {
             for (var l4 = 0u; l4 < 8u; l4++) {
-                let q = w[(xo + 48u + 32u * jj + 4u * l4) >> 2u];
-                let h = w[(xo + 16u + 4u * l4) >> 2u];
-                var h0 = vec4<i32>(0);
-                var h1 = vec4<i32>(0);
-                for (var k = 0u; k < 4u; k++) {
-                    h0[k] = i32(((h >> (8u * k + 2u * jj)) & 1u) << 4u);
-                    h1[k] = i32(((h >> (8u * k + 2u * jj + 1u)) & 1u) << 4u);
-                }
+                let q = k45_quants(xo, jj, l4);
                 let pos = 64u * jj + 4u * l4;
-                let c = sc[2u * jj] * ((nib_lo(q) + h0) * q8k_q(yo, pos))
-                      + sc[2u * jj + 1u] * ((nib_hi(q) + h1) * q8k_q(yo, pos + 32u));
+                let c = sc[2u * jj] * (q[0] * q8k_q(yo, pos))
+                      + sc[2u * jj + 1u] * (q[1] * q8k_q(yo, pos + 32u));
                 if ((l4 & 1u) == 0u) { lo += c; } else { hi += c; }
             }
         }
