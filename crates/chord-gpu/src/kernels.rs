@@ -61,16 +61,8 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
             Q8_0,
             &[include_str!("wgsl/matvec_q8_0.wgsl")],
         ),
-        Q4_K => (
-            "matvec_q4_K_q8_K",
-            Q8_K,
-            &[K4, K45_Q4, MATVEC_K45],
-        ),
-        Q5_K => (
-            "matvec_q5_K_q8_K",
-            Q8_K,
-            &[K4, K45_Q5, MATVEC_K45],
-        ),
+        Q4_K => ("matvec_q4_K_q8_K", Q8_K, &[K4, K45_Q4, MATVEC_K45]),
+        Q5_K => ("matvec_q5_K_q8_K", Q8_K, &[K4, K45_Q5, MATVEC_K45]),
         Q6_K => (
             "matvec_q6_K_q8_K",
             Q8_K,
@@ -122,16 +114,8 @@ pub fn matmul4(ty: GgmlType) -> Option<MatvecKernel> {
             Q8_0,
             &[include_str!("wgsl/matmul4_q8_0.wgsl")],
         ),
-        Q4_K => (
-            "matmul4_q4_K_q8_K",
-            Q8_K,
-            &[K4, K45_Q4, MATMUL4_K45],
-        ),
-        Q5_K => (
-            "matmul4_q5_K_q8_K",
-            Q8_K,
-            &[K4, K45_Q5, MATMUL4_K45],
-        ),
+        Q4_K => ("matmul4_q4_K_q8_K", Q8_K, &[K4, K45_Q4, MATMUL4_K45]),
+        Q5_K => ("matmul4_q5_K_q8_K", Q8_K, &[K4, K45_Q5, MATMUL4_K45]),
         Q6_K => (
             "matmul4_q6_K_q8_K",
             Q8_K,
