@@ -47,12 +47,19 @@ fn run_on_the_gpu_prints_the_cpu_text_on_quantized_kernels() {
         .filter(|l| l.starts_with("chord_gpu dispatch: matmul"))
         .collect();
     assert!(!lines.is_empty(), "no dispatch trace: {err}");
+    // Quantized kernels only: the matvec (decode, the LM head) or, from four tokens on
+    // (the prompt), the tiled matmul.
     for l in &lines {
         assert!(
-            l.contains("kernel=matvec_q") && l.ends_with(|c: char| c.is_ascii_digit()),
+            (l.contains("kernel=matvec_q") || l.contains("kernel=matmul4_q"))
+                && l.ends_with(|c: char| c.is_ascii_digit()),
             "not a quantized GPU kernel: {l}"
         );
     }
+    assert!(
+        lines.iter().any(|l| l.contains("kernel=matmul4_q")),
+        "the prompt did not run on the tiled kernels"
+    );
     // Every weight matrix of the model appears (7 per layer, 18 layers, plus the LM head).
     let weights: std::collections::BTreeSet<&str> = lines
         .iter()
