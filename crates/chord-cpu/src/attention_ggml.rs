@@ -160,7 +160,9 @@ fn head<const W: usize, const S: usize>(
     let g0 = first / W * W;
     let g1 = (pos / W + 1) * W;
     if scores.len() < g1 - g0 {
-        scores.resize(g1 - g0, 0.0);
+        // Sized for the whole cache at once, so a decode does not reallocate at each new group.
+        let cells = k.len() / kv_stride;
+        scores.resize((g1 - g0).max(cells.div_ceil(W) * W), 0.0);
     }
     let row = &mut scores[..g1 - g0];
     row.fill(f32::NEG_INFINITY);
@@ -189,7 +191,9 @@ fn head<const W: usize, const S: usize>(
     let batched = p.n_tokens >= 2 && hd.is_multiple_of(4);
     let n_lanes = if batched { W } else { S };
     if acc.len() < n_lanes * hd {
-        acc.resize(n_lanes * hd, 0.0);
+        // Room for either lane count, so a thread that first ran a batch does not grow it again
+        // when it first serves a single token.
+        acc.resize(W.max(S) * hd, 0.0);
     }
     let acc = &mut acc[..n_lanes * hd];
     acc.fill(0.0);

@@ -179,7 +179,9 @@ impl Model {
         s.groups.extend(s.segs.iter().map(|g| g.n));
         s.rope_ready = [false; 2];
         let (e, qd, kvd) = (c.n_embd, c.q_dim(), c.kv_dim());
-        let max_ctx = s.segs.iter().map(|g| g.pos0 + g.n).max().unwrap_or(0);
+        // The attention score row is sized for the largest cache's capacity, not the current
+        // context, so it grows once rather than at every new position while decoding.
+        let max_ctx = seqs.iter().map(|q| q.cache.n_ctx()).max().unwrap_or(0);
 
         // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
         let t0 = prof::start(&s.profile);
