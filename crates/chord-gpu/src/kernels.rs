@@ -18,6 +18,8 @@ const K45_Q4: &str = include_str!("wgsl/k45_q4.wgsl");
 const K45_Q5: &str = include_str!("wgsl/k45_q5.wgsl");
 const MATVEC_K45: &str = include_str!("wgsl/matvec_k45.wgsl");
 const MATMUL4_K45: &str = include_str!("wgsl/matmul4_k45.wgsl");
+const Q5_0_UNPACK: &str = include_str!("wgsl/q5_0_unpack.wgsl");
+const Q6_K_UNPACK: &str = include_str!("wgsl/q6_k_unpack.wgsl");
 
 /// A fused dequantize-matmul kernel of a weight type: its name (for traces), the activation
 /// type it reads (what llama.cpp pairs with the weight type; the host quantizes to it), the
@@ -54,7 +56,7 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
         Q5_0 => (
             "matvec_q5_0_q8_0",
             Q8_0,
-            &[include_str!("wgsl/matvec_q5_0.wgsl")],
+            &[Q5_0_UNPACK, include_str!("wgsl/matvec_q5_0.wgsl")],
         ),
         Q8_0 => (
             "matvec_q8_0_q8_0",
@@ -66,7 +68,7 @@ pub fn matvec(ty: GgmlType) -> Option<MatvecKernel> {
         Q6_K => (
             "matvec_q6_K_q8_K",
             Q8_K,
-            &[include_str!("wgsl/matvec_q6_k.wgsl")],
+            &[Q6_K_UNPACK, include_str!("wgsl/matvec_q6_k.wgsl")],
         ),
         F16 => (
             "matvec_f16_f16",
@@ -107,7 +109,7 @@ pub fn matmul4(ty: GgmlType) -> Option<MatvecKernel> {
         Q5_0 => (
             "matmul4_q5_0_q8_0",
             Q8_0,
-            &[include_str!("wgsl/matmul4_q5_0.wgsl")],
+            &[Q5_0_UNPACK, include_str!("wgsl/matmul4_q5_0.wgsl")],
         ),
         Q8_0 => (
             "matmul4_q8_0_q8_0",
@@ -119,7 +121,7 @@ pub fn matmul4(ty: GgmlType) -> Option<MatvecKernel> {
         Q6_K => (
             "matmul4_q6_K_q8_K",
             Q8_K,
-            &[include_str!("wgsl/matmul4_q6_k.wgsl")],
+            &[Q6_K_UNPACK, include_str!("wgsl/matmul4_q6_k.wgsl")],
         ),
         F16 => (
             "matmul4_f16_f16",
