@@ -7,6 +7,8 @@
 //
 // The engine is synchronous wasm; generation is stepped one token per call and control returns
 // to the event loop between tokens, so output streams and an AbortSignal is honoured promptly.
+// On the GPU (`device: 'gpu'`, the `gpu` build) a step also waits for WebGPU: the engine's
+// calls are then async (JSPI suspends the wasm stack meanwhile; see jspi-glue.mjs).
 
 import {
   runtime,
