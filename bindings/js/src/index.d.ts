@@ -195,7 +195,7 @@ export interface ModelMetadata {
   };
   tokenizer: { vocab_size: number; bos: number | null; eos: number | null; add_bos: boolean };
   chat_template: boolean;
-  /** The backend the engine runs on, e.g. "cpu (1 thread)" or "gpu (...)". */
+  /** The backend the engine runs on, e.g. "cpu (1 threads, simd128)" or "gpu (...)". */
   backend: string;
   /** GGUF key/values; arrays longer than 16 items become {type, element_type, len}. */
   metadata: Record<string, unknown>;

@@ -255,10 +255,15 @@ export class Model {
       if (e.message.startsWith('wasm-chord: internal error')) this.#inner = null;
       throw e;
     });
-    this.#inflight = p.finally(() => {
-      if (this.#inflight === p) this.#inflight = null;
+    // Settles (never rejects: the error goes to the caller) when the engine is free again.
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.#inflight = settled;
+    settled.then(() => {
+      if (this.#inflight === settled) this.#inflight = null;
     });
-    this.#inflight.catch(() => {});
     return p;
   }
 
@@ -393,8 +398,11 @@ export class Model {
       const inner = this.#inner;
       this.#inner = null;
       // A suspended engine call (gpu build) still uses the object: free it once that returns.
-      if (this.#inflight) this.#inflight.finally(() => inner.free());
-      else inner.free();
+      if (this.#inflight) {
+        this.#inflight.then(() => inner.free()).catch(() => {}); // after a trap: nothing to free
+      } else {
+        inner.free();
+      }
     }
     if (this.#file) {
       this.#file.close();
