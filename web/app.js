@@ -34,7 +34,7 @@ function load(source, label) {
   $('progress').removeAttribute('value');
   $('prompt').dataset.ready = '';
   setBusy(false);
-  worker.postMessage({ type: 'load', source });
+  worker.postMessage({ type: 'load', source, device: $('device').value });
 }
 
 $('file').addEventListener('change', (e) => {
@@ -94,7 +94,10 @@ worker.onmessage = ({ data }) => {
     }
     case 'loaded':
       $('progress').hidden = true;
-      $('engine').textContent = `${data.architecture} · wasm ${data.flavor}`;
+      $('engine').textContent =
+        `${data.architecture} · wasm ${data.flavor} · ${data.device}` +
+        (data.adapter ? ` (WebGPU: ${data.adapter})` : '');
+      $('gpu-stats').textContent = '';
       setStatus(`Loaded ${data.name} (${(data.bytes / 1048576).toFixed(0)} MB) in ${data.seconds.toFixed(1)} s.`);
       $('prompt').dataset.ready = '1';
       setBusy(false);
@@ -114,6 +117,11 @@ worker.onmessage = ({ data }) => {
       const tps = data.tokensPerSecond ? ` · ${data.tokensPerSecond.toFixed(1)} tok/s` : '';
       const n = r ? r.usage.completionTokens : 0;
       $('speed').textContent = `${n} tokens${tps} · ${data.stopped ? 'stopped' : r.stopReason}`;
+      // On the GPU: the matrix products each WGSL kernel ran so far (proof the GPU did the work).
+      const gpu = Object.entries(data.gpu || {});
+      $('gpu-stats').textContent = gpu.length
+        ? `GPU products: ${gpu.map(([k, n]) => `${k} ${n}`).join(', ')}`
+        : '';
       document.body.dataset.state = data.stopped ? 'stopped' : 'done';
       current = null;
       setBusy(false);

@@ -1,5 +1,5 @@
 // Runs the model off the page's thread. Messages in: {type: 'load', source (URL string or
-// File)}, {type: 'generate', mode: 'chat'|'complete', messages | prompt, options}, {type: 'stop'},
+// File), device ('cpu' | 'gpu' | 'auto')}, {type: 'generate', mode: 'chat'|'complete', messages | prompt, options}, {type: 'stop'},
 // {type: 'reset'}. Out: progress, loaded, piece, done, error (each with `type`).
 import { loadModel } from '../bindings/js/src/index.js';
 
@@ -8,7 +8,7 @@ let running = null; // AbortController of the generation in progress
 
 self.onmessage = async ({ data }) => {
   try {
-    if (data.type === 'load') await load(data.source);
+    if (data.type === 'load') await load(data.source, data.device);
     else if (data.type === 'generate') await generate(data);
     else if (data.type === 'stop') running?.abort();
     else if (data.type === 'reset') model?.reset();
@@ -17,12 +17,13 @@ self.onmessage = async ({ data }) => {
   }
 };
 
-async function load(source) {
+async function load(source, device = 'cpu') {
   running?.abort();
   model?.dispose();
   model = null;
   const t0 = performance.now();
   model = await loadModel(source, {
+    device,
     onProgress: ({ loaded, total }) => self.postMessage({ type: 'progress', loaded, total }),
   });
   const m = model.metadata;
@@ -32,6 +33,8 @@ async function load(source) {
     architecture: m.architecture,
     bytes: m.file_size,
     flavor: model.wasmFlavor,
+    device: model.device,
+    adapter: model.gpuAdapter,
     seconds: (performance.now() - t0) / 1000,
   });
 }
@@ -56,7 +59,7 @@ async function generate({ mode, prompt, messages, options }) {
       self.postMessage({ type: 'piece', text: piece.text, tokens: n, tokensPerSecond: tps });
     }
     const r = await gen.result;
-    self.postMessage({ type: 'done', result: r, tokensPerSecond: rate(n, first) });
+    self.postMessage({ type: 'done', result: r, tokensPerSecond: rate(n, first), gpu: model.gpuDispatchCounts });
   } catch (e) {
     if (e.name === 'AbortError') {
       self.postMessage({ type: 'done', result: e.result, stopped: true, tokensPerSecond: rate(n, first) });

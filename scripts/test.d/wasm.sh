@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The npm package (bindings/js) in Node on the real models, then the chat page (web/) in headless
-# Chromium: builds the three wasm engines (scalar, SIMD128, relaxed SIMD) and the native `chord`
-# (the oracle the outputs are compared with), then runs both suites with Node's test runner. Prints a
-# cargo-style "test result:" line for test.sh. The page's screenshot goes to target/test-output/.
+# Chromium: builds the four wasm engines (scalar, SIMD128, relaxed SIMD, and SIMD128 + WebGPU) and
+# the native `chord` (the oracle the outputs are compared with), then runs both suites with Node's
+# test runner. Prints a cargo-style "test result:" line for test.sh. The page's screenshots go to
+# target/test-output/. The Chromium suite includes web/test/webgpu.test.mjs: the GPU path on
+# Chromium's SwiftShader WebGPU adapter (--enable-unsafe-webgpu), ~3 minutes of it here.
 # Then the memory64 build (bindings/js/build-wasm64.sh) and its suite under Node 24 (from
 # scripts/setup.d/wasm.sh): a KV cache past 4 GiB of linear memory, and Gemma on wasm64.
 set -euo pipefail

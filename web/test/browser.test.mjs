@@ -1,7 +1,9 @@
 // The chat page in Debian's Chromium (headless, via playwright-core): loads Gemma 3 270M from a
 // localhost URL in the page's Web Worker, generates 16 tokens greedily, and the text equals the
 // native `chord run`; Stop ends a long generation and the worker stays usable; a non-GGUF URL
-// shows an error and a good model loads afterwards. Saves a screenshot under test-output/.
+// shows an error and a good model loads afterwards; without WebGPU (these default flags: no
+// adapter), device 'gpu' is a clear error and 'auto' falls back to the CPU. Saves a screenshot
+// under test-output/. (The GPU path itself: webgpu.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -66,6 +68,15 @@ test('a bad URL shows an error; the page loads Gemma from a localhost URL', asyn
   await loadUrl('/web/index.html'); // not a GGUF file
   await page.waitForSelector('#status.error', { timeout: 30_000 });
   assert.match(await page.textContent('#status'), /Error: .*(GGUF|magic)/i);
+  // No WebGPU adapter without --enable-unsafe-webgpu: 'gpu' says so, 'auto' takes the CPU.
+  await page.evaluate(() => (document.querySelector('#status').textContent = ''));
+  await page.selectOption('#device', 'gpu');
+  await loadUrl(MODEL_URL);
+  await page.waitForFunction(() => /^Error/.test(document.querySelector('#status').textContent), null, {
+    timeout: 30_000,
+  });
+  assert.match(await page.textContent('#status'), /^Error: wasm-chord: device 'gpu': .*no adapter/);
+  await page.selectOption('#device', 'auto');
   await loadUrl(MODEL_URL);
   await page.waitForFunction(() => /^Loaded /.test(document.querySelector('#status').textContent), null, {
     timeout: 120_000,
@@ -74,7 +85,7 @@ test('a bad URL shows an error; the page loads Gemma from a localhost URL', asyn
   const engine = await page.textContent('#engine');
   t.diagnostic(`engine: ${engine}`);
   console.log(`# chromium ran: ${engine}`);
-  assert.match(engine, /gemma3 · wasm relaxed/);
+  assert.match(engine, /^gemma3 · wasm relaxed · cpu$/);
 });
 
 test('16 greedy tokens in the page equal native chord run; tokens/s shown', async () => {

@@ -29,6 +29,16 @@ export interface LoadOptions {
    */
   wasm?: 'auto' | WasmFlavor;
   /**
+   * Where the model runs: 'cpu' (default: the wasm builds' own kernels), 'gpu' (the browser's
+   * WebGPU through the 'gpu' build: needs JSPI, i.e. Chromium >= 137, and a WebGPU adapter;
+   * otherwise loadModel rejects with an Error saying what is missing) or 'auto' (the GPU where
+   * it can run, else the CPU). `Model.device` tells which one was taken. The GPU path needs
+   * `wasm` 'auto' or 'gpu' and no `streamBudget`. On it, errors the engine finds in a prompt
+   * (e.g. longer than the context) reject the generation's iteration instead of being thrown
+   * by `generate`/`chat`.
+   */
+  device?: Device;
+  /**
    * Layer streaming: keep at most this many bytes of weights in wasm memory and read the rest
    * from the source as each layer runs (same output as a full load, slower). The source must
    * allow synchronous random access: a file path in Node, a Blob/File in a Web Worker
@@ -60,8 +70,20 @@ export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Blob | 
 
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 
-/** The engine builds: relaxed SIMD, SIMD128, scalar (wasm32), and memory64. */
-export type WasmFlavor = 'relaxed' | 'simd' | 'scalar' | 'wasm64';
+/** The engine builds: relaxed SIMD, SIMD128, scalar (wasm32), memory64, and SIMD128 + WebGPU. */
+export type WasmFlavor = 'relaxed' | 'simd' | 'scalar' | 'wasm64' | 'gpu';
+
+/** Where a model runs (`LoadOptions.device`). */
+export type Device = 'cpu' | 'gpu' | 'auto';
+
+/** Whether this JS engine has JSPI (WebAssembly.Suspending/promising), which the GPU path needs. */
+export function jspiSupported(): boolean;
+
+/**
+ * Whether the GPU path can run here: JSPI and a WebGPU adapter. `adapter`: its vendor and
+ * architecture as the browser gives them; `why`: what is missing.
+ */
+export function probeWebGpu(): Promise<{ ok: true; adapter: string } | { ok: false; why: string }>;
 
 /** Whether this JS engine runs WebAssembly SIMD128 (then the SIMD build is used). */
 export function simdSupported(): boolean;
@@ -173,6 +195,8 @@ export interface ModelMetadata {
   };
   tokenizer: { vocab_size: number; bos: number | null; eos: number | null; add_bos: boolean };
   chat_template: boolean;
+  /** The backend the engine runs on, e.g. "cpu (1 threads, simd128)" or "gpu (...)". */
+  backend: string;
   /** GGUF key/values; arrays longer than 16 items become {type, element_type, len}. */
   metadata: Record<string, unknown>;
 }
@@ -180,6 +204,12 @@ export interface ModelMetadata {
 export class Model {
   /** The engine build running this model. */
   readonly wasmFlavor: WasmFlavor;
+  /** 'gpu' when the model runs on WebGPU, else 'cpu' (what `LoadOptions.device` resolved to). */
+  readonly device: 'cpu' | 'gpu';
+  /** The WebGPU adapter (vendor, architecture as the browser describes it), or null. */
+  readonly gpuAdapter: string | null;
+  /** On the GPU: matrix products run per GPU kernel so far (e.g. matvec_q4_K_q8_K); else {}. */
+  readonly gpuDispatchCounts: Record<string, number>;
   readonly metadata: ModelMetadata;
   /** For a model loaded with `streamBudget`, its layer cache's statistics; else null. */
   readonly streamStats: StreamStats | null;

@@ -7,6 +7,8 @@
 //
 // The engine is synchronous wasm; generation is stepped one token per call and control returns
 // to the event loop between tokens, so output streams and an AbortSignal is honoured promptly.
+// On the GPU (`device: 'gpu'`, the `gpu` build) a step also waits for WebGPU: the engine's
+// calls are then async (JSPI suspends the wasm stack meanwhile; see jspi-glue.mjs).
 
 import {
   runtime,
@@ -17,8 +19,10 @@ import {
 } from './runtime.js';
 import { readSource, abortError } from './source.js';
 import { openRanges } from './ranges.js';
+import { DEVICES, probeWebGpu } from './device.js';
+import { jspiSupported } from './jspi.js';
 
-export { simdSupported, relaxedSimdSupported, memory64Supported };
+export { simdSupported, relaxedSimdSupported, memory64Supported, jspiSupported, probeWebGpu };
 // The WebSocket client of `chord serve` (src/client.ts, compiled into dist/ by build.sh; also
 // `wasm-chord/client` alone, without the engine).
 export {
@@ -38,11 +42,15 @@ export {
  * model's, capped at 4096), `wasm` ('auto' | 'relaxed' | 'simd' | 'scalar' | 'wasm64'; 'auto'
  * takes relaxed SIMD, else SIMD128, on wasm32, or wasm64 for a file too large for wasm32 where
  * memory64 exists), `streamBudget`
- * (bytes: layer streaming, see `loadStreamed`).
+ * (bytes: layer streaming, see `loadStreamed`), `device` ('cpu' default | 'gpu' | 'auto': see
+ * `pickDevice`).
  */
 export async function loadModel(source, options = {}) {
-  const { onProgress, signal, contextSize = 0, wasm = 'auto', streamBudget } = options;
-  if (streamBudget !== undefined && streamBudget !== null) {
+  const { onProgress, signal, contextSize = 0, streamBudget, device = 'cpu' } = options;
+  const streamed = streamBudget !== undefined && streamBudget !== null;
+  const dev = await pickDevice(device, options.wasm ?? 'auto', streamed);
+  const wasm = dev.gpu ? 'gpu' : options.wasm ?? 'auto';
+  if (streamed) {
     return loadStreamed(source, streamBudget, { contextSize, wasm, signal, onProgress });
   }
   let rt = null;
@@ -74,11 +82,34 @@ export async function loadModel(source, options = {}) {
     loader = null; // finish() consumes it, error or not
     const inner = call(rt, () => full.finish(), label);
     const model = new Model(rt, inner);
+    if (dev.gpu) await model._useGpu(dev, label);
     if (contextSize) model.setContextSize(contextSize);
     return model;
   } finally {
     if (loader) loader.free();
   }
+}
+
+/**
+ * Resolves the `device` option: `{ gpu: false }` for the CPU, `{ gpu: true, adapter, required }`
+ * for the GPU path. 'gpu' fails with an Error saying why when it cannot run here (no JSPI, no
+ * WebGPU adapter, a forced non-gpu `wasm` build, layer streaming); 'auto' then takes the CPU.
+ */
+async function pickDevice(device, wasm, streamed) {
+  if (!DEVICES.includes(device)) {
+    throw new TypeError(`unknown device '${device}' (cpu, gpu or auto)`);
+  }
+  if (device === 'cpu') return { gpu: false };
+  const fail = (why) => {
+    if (device === 'gpu') throw new Error(`wasm-chord: device 'gpu': ${why}`);
+    return { gpu: false };
+  };
+  if (wasm !== 'auto' && wasm !== 'gpu') return fail(`the '${wasm}' build has no GPU path (wasm: 'auto' or 'gpu')`);
+  // Streamed layers come and go from wasm memory; the GPU keeps weights resident instead.
+  if (streamed) return fail('layer streaming (streamBudget) runs on the CPU only');
+  const probe = await probeWebGpu();
+  if (!probe.ok) return fail(probe.why);
+  return { gpu: true, adapter: probe.adapter, required: device === 'gpu' };
 }
 
 /**
@@ -156,18 +187,32 @@ function call(rt, f, label) {
   try {
     return f();
   } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) {
-      discard(rt);
-      throw new Error(
-        `wasm-chord: internal error in the engine (${e.message}); load the model again`,
-      );
-    }
-    if (e instanceof Error) {
-      if (label && !e.message.includes(label)) e.message = `${label}: ${e.message}`;
-      throw e;
-    }
-    throw new Error(String(e));
+    throw engineError(rt, e, label);
   }
+}
+
+/**
+ * As `call` for an engine call that may suspend (the gpu build's forward passes and device
+ * creation: their glue methods are async), one at a time per instance (`rt.exclusive`).
+ */
+async function callAsync(rt, f, label) {
+  try {
+    return await rt.exclusive(f);
+  } catch (e) {
+    throw engineError(rt, e, label);
+  }
+}
+
+function engineError(rt, e, label) {
+  if (e instanceof WebAssembly.RuntimeError) {
+    discard(rt);
+    return new Error(`wasm-chord: internal error in the engine (${e.message}); load the model again`);
+  }
+  if (e instanceof Error) {
+    if (label && !e.message.includes(label)) e.message = `${label}: ${e.message}`;
+    return e;
+  }
+  return new Error(String(e));
 }
 
 const decoder = new TextDecoder();
@@ -178,6 +223,9 @@ export class Model {
   #busy = false;
   #metadata = null;
   #file = null;
+  #device = 'cpu';
+  #adapter = null;
+  #inflight = null; // the engine call in progress (gpu build), awaited before `dispose` frees
 
   constructor(rt, inner, file = null) {
     this.#rt = rt;
@@ -200,6 +248,66 @@ export class Model {
     }
   }
 
+  /** `#call` for the gpu build's async methods (one suspended call at a time). */
+  #callAsync(f, label) {
+    const inner = this.#engine();
+    const p = callAsync(this.#rt, () => f(inner), label).catch((e) => {
+      if (e.message.startsWith('wasm-chord: internal error')) this.#inner = null;
+      throw e;
+    });
+    // Settles (never rejects: the error goes to the caller) when the engine is free again.
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.#inflight = settled;
+    settled.then(() => {
+      if (this.#inflight === settled) this.#inflight = null;
+    });
+    return p;
+  }
+
+  /** Calls the engine's step/start: awaited in the gpu build (JSPI), synchronous otherwise. */
+  #maybeAsync(f) {
+    return this.#rt.flavor === 'gpu' ? this.#callAsync(f) : this.#call(f);
+  }
+
+  /**
+   * Puts the model on the GPU (loadModel's `device`; internal). A failure of a required GPU
+   * frees the model and throws; under 'auto' the model stays on the CPU.
+   */
+  async _useGpu(dev, label) {
+    try {
+      await this.#callAsync((m) => m.useGpu(), label);
+      this.#device = 'gpu';
+      this.#adapter = dev.adapter;
+    } catch (e) {
+      if (dev.required || !this.#inner) {
+        this.dispose();
+        throw e;
+      }
+    }
+  }
+
+  /** 'gpu' when the model runs on WebGPU (chord-gpu's kernels), else 'cpu'. */
+  get device() {
+    return this.#device;
+  }
+
+  /** The WebGPU adapter as the browser describes it (vendor, architecture), or null. */
+  get gpuAdapter() {
+    return this.#adapter;
+  }
+
+  /**
+   * On the GPU, how many matrix products ran on each GPU kernel so far (e.g.
+   * `{matvec_q4_K_q8_K: 120, ...}`); `{}` on the CPU.
+   */
+  get gpuDispatchCounts() {
+    if (this.#device !== 'gpu') return {};
+    return JSON.parse(this.#call((m) => m.gpuDispatchJson()));
+  }
+
   /**
    * For a model loaded with `streamBudget`, what its layer cache did so far: `{budget, units,
    * unitBytes, hits, misses, hitRate, evictions, bytesRead, residentBytes}`; else null.
@@ -220,7 +328,7 @@ export class Model {
     };
   }
 
-  /** 'relaxed', 'simd', 'scalar' or 'wasm64': the build running this model. */
+  /** 'relaxed', 'simd', 'scalar', 'wasm64' or 'gpu': the build running this model. */
   get wasmFlavor() {
     return this.#rt.flavor;
   }
@@ -287,8 +395,14 @@ export class Model {
   /** Frees the model's memory in the engine; the object is unusable afterwards. */
   dispose() {
     if (this.#inner) {
-      this.#inner.free();
+      const inner = this.#inner;
       this.#inner = null;
+      // A suspended engine call (gpu build) still uses the object: free it once that returns.
+      if (this.#inflight) {
+        this.#inflight.then(() => inner.free()).catch(() => {}); // after a trap: nothing to free
+      } else {
+        inner.free();
+      }
     }
     if (this.#file) {
       this.#file.close();
@@ -305,10 +419,14 @@ export class Model {
     const { signal, ...rest } = options;
     const json = JSON.stringify(toRustOptions(rest));
     if (signal && signal.aborted) throw abortError('generation aborted');
-    this.#call((m) => begin(m, json));
+    // The prompt's forward pass runs here. In the gpu build it is asynchronous: its errors
+    // (e.g. a prompt longer than the context) then reject the iteration instead.
+    const started = this.#maybeAsync((m) => begin(m, json));
+    if (started instanceof Promise) started.catch(() => {});
     this.#busy = true;
     return new Generation({
-      step: () => this.#call((m) => m.step()),
+      started,
+      step: () => this.#maybeAsync((m) => m.step()),
       cancel: () => this.#call((m) => m.cancel()),
       result: () => fromRustResult(JSON.parse(this.#call((m) => m.resultJson()))),
       done: () => {
@@ -355,6 +473,7 @@ export class Generation {
     const dec = new TextDecoder('utf-8');
     let finished = false;
     try {
+      await ctl.started;
       for (;;) {
         if (ctl.signal && ctl.signal.aborted) {
           const flush = ctl.cancel();
@@ -363,7 +482,7 @@ export class Generation {
           err.result = ctl.result();
           throw err;
         }
-        const tok = ctl.step();
+        const tok = await ctl.step();
         if (!tok) break;
         const piece = { id: tok.id, index: tok.index, text: dec.decode(tok.bytes, { stream: true }) };
         tok.free();
@@ -471,4 +590,16 @@ export async function memory64Check(nCtx, { wasm = 'wasm64' } = {}) {
 export async function kernelSelfCheck({ seed = 1, rows = 8, wasm = 'auto' } = {}) {
   const rt = await runtime(wasm);
   return JSON.parse(call(rt, () => rt.glue.kernelSelfCheck(seed, rows)));
+}
+
+/**
+ * The WebGPU kernels (gpu build) against the scalar CPU ones, bit for bit, on random data: every
+ * weight type's matrix product at 1 and 5 tokens, and attention. `{adapter, checked,
+ * mismatches}`. Rejects with an Error saying why where the GPU path cannot run.
+ */
+export async function gpuSelfCheck({ seed = 1, rows = 16 } = {}) {
+  const probe = await probeWebGpu();
+  if (!probe.ok) throw new Error(`wasm-chord: gpuSelfCheck: ${probe.why}`);
+  const rt = await runtime('gpu');
+  return JSON.parse(await callAsync(rt, () => rt.glue.gpuSelfCheck(seed, rows)));
 }

@@ -1,6 +1,7 @@
 // Loading the WebAssembly engine: picks the relaxed-SIMD build where the engine validates a
 // relaxed-SIMD opcode, else the SIMD128 build where it validates SIMD opcodes, else the scalar
-// one, and instantiates it once per JS realm (page, worker, Node).
+// one, and instantiates it once per JS realm (page, worker, Node). The `gpu` build (SIMD128 plus
+// chord-gpu on WebGPU, needing JSPI) is taken only when a model asks for the GPU (index.js).
 // A trap (a bug: Rust code should return errors, not panic) leaves the instance in an unknown
 // state, so the instance is then discarded and the next load instantiates a fresh one.
 
@@ -70,10 +71,11 @@ export function simdSupported() {
 let current = null; // Promise<Runtime>
 let generation = 0; // bumped when an instance is discarded: forces a fresh module instance
 
-const FLAVORS = ['relaxed', 'simd', 'scalar', 'wasm64'];
+const FLAVORS = ['relaxed', 'simd', 'scalar', 'wasm64', 'gpu'];
 
 /**
- * The engine: `{ glue, flavor, id }`. `flavor` is 'relaxed', 'simd', 'scalar' or 'wasm64';
+ * The engine: `{ glue, flavor, id, exclusive }`. `flavor` is 'relaxed', 'simd', 'scalar',
+ * 'wasm64' or 'gpu';
  * `prefer` ('auto' or one of those) overrides the choice (a forced 'relaxed' on an engine
  * without relaxed SIMD, 'simd' without SIMD, or 'wasm64' without memory64, fails to compile).
  * `bytes`: the model's size, if known, for 'auto' (see `autoFlavor`).
@@ -82,7 +84,7 @@ export function runtime(prefer = 'auto', bytes = null) {
   const flavor = prefer === 'auto' ? autoFlavor(bytes) : prefer;
   if (!FLAVORS.includes(flavor)) {
     return Promise.reject(
-      new Error(`unknown wasm flavor '${prefer}' (auto, relaxed, simd, scalar or wasm64)`),
+      new Error(`unknown wasm flavor '${prefer}' (auto, relaxed, simd, scalar, wasm64 or gpu)`),
     );
   }
   if (current && current.flavor === flavor) return current.promise;
@@ -116,7 +118,23 @@ async function instantiate(flavor, id) {
     input = await readFile(wasmUrl);
   }
   await glue.default({ module_or_path: input });
-  return { glue, flavor, id };
+  return { glue, flavor, id, exclusive: serializer() };
+}
+
+/**
+ * `exclusive(f)` runs the async engine call `f` after every call given to it before has
+ * settled. In the gpu build a call suspended by JSPI keeps its frames on the engine's one shadow
+ * stack in linear memory; a second suspending call started meanwhile would push its frames
+ * where the first one's resume will write. Synchronous calls in between are safe (they return
+ * before the first resumes).
+ */
+function serializer() {
+  let tail = Promise.resolve();
+  return (f) => {
+    const run = tail.then(f);
+    tail = run.catch(() => {});
+    return run;
+  };
 }
 
 /** Discards the instance `rt` after a trap. */

@@ -163,6 +163,27 @@ test('bad options and arguments are JS errors', async () => {
   assert.deepEqual(gemma.tokenize('Hello world'), [2, 9259, 1902]);
 });
 
+// Node has neither WebGPU nor (Node 20) JSPI: 'gpu' says what is missing before reading the
+// file, 'auto' takes the CPU; the default is the CPU (tested in the browser: web/test/).
+test("device: 'gpu' is a clear Error without WebGPU, 'auto' falls back to the CPU", async () => {
+  await assert.rejects(loadModel(GEMMA, { device: 'gpu' }), /^Error: wasm-chord: device 'gpu': .*(JSPI|WebGPU)/);
+  await assert.rejects(loadModel(GEMMA, { device: 'gpu', wasm: 'simd' }), /the 'simd' build has no GPU path/);
+  await assert.rejects(loadModel(GEMMA, { device: 'tpu' }), TypeError);
+  assert.equal(gemma.device, 'cpu');
+  assert.equal(gemma.gpuAdapter, null);
+  assert.deepEqual(gemma.gpuDispatchCounts, {});
+  assert.match(gemma.metadata.backend, /^cpu \(1 threads, (simd128|scalar)\)$/);
+  const auto = await loadModel(GEMMA, { device: 'auto' });
+  try {
+    assert.equal(auto.device, 'cpu');
+    assert.notEqual(auto.wasmFlavor, 'gpu');
+    const { text } = await collect(auto.generate('The capital of France is', { maxTokens: 4, temperature: 0 }));
+    assert.equal(text, nativeOnce(GEMMA, 'The capital of France is', 4));
+  } finally {
+    auto.dispose();
+  }
+});
+
 test('a non-GGUF file and a truncated model are Errors, not traps', async () => {
   const junk = path.join(tmp, 'junk.gguf');
   await writeFile(junk, Buffer.from('this is not a gguf file at all, just text\n'.repeat(100)));

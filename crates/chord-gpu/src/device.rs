@@ -40,15 +40,22 @@ fn rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
+/// The one wgpu backend each target is built with: Vulkan natively, the page's WebGPU
+/// (`navigator.gpu`) in wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+const BACKENDS: wgpu::Backends = wgpu::Backends::VULKAN;
+#[cfg(target_arch = "wasm32")]
+const BACKENDS: wgpu::Backends = wgpu::Backends::BROWSER_WEBGPU;
+
 fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = wgpu::Backends::VULKAN;
+    desc.backends = BACKENDS;
     wgpu::Instance::new(desc)
 }
 
 /// Every adapter the enabled backends can see.
 pub fn adapters() -> Vec<AdapterSummary> {
-    block_on(instance().enumerate_adapters(wgpu::Backends::VULKAN))
+    block_on(instance().enumerate_adapters(BACKENDS))
         .iter()
         .map(|a| {
             let i = a.get_info();
@@ -73,7 +80,7 @@ impl Gpu {
     /// As [`Gpu::new`] with an explicit adapter name filter.
     pub fn with_adapter(name_contains: Option<&str>) -> Result<Gpu> {
         let inst = instance();
-        let mut found = block_on(inst.enumerate_adapters(wgpu::Backends::VULKAN));
+        let mut found = block_on(inst.enumerate_adapters(BACKENDS));
         if let Some(want) = name_contains {
             let want = want.to_lowercase();
             found.retain(|a| a.get_info().name.to_lowercase().contains(&want));
@@ -166,6 +173,7 @@ impl Gpu {
     }
 
     /// Waits until the queue has run everything submitted so far.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
         let polled = self
             .device
@@ -184,6 +192,28 @@ impl Gpu {
         // A lost device also makes the wait fail; report the loss, the cause.
         self.check()?;
         polled.map(|_| ())
+    }
+
+    /// Waits for the map callback of the submission `idx` to have stored its result in `done`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn wait_for_map<T>(&self, idx: wgpu::SubmissionIndex, _done: &Mutex<Option<T>>) -> Result<()> {
+        // Native: the poll runs the callback before it returns.
+        self.wait(idx)
+    }
+
+    /// In the browser nothing is polled: `mapAsync` settles on the JS event loop, which
+    /// `block_on` lets run (JSPI) until the callback has stored its result. A lost device
+    /// rejects the map, so this ends.
+    #[cfg(target_arch = "wasm32")]
+    fn wait_for_map<T>(&self, _idx: wgpu::SubmissionIndex, done: &Mutex<Option<T>>) -> Result<()> {
+        block_on(std::future::poll_fn(|_| {
+            if done.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        }));
+        self.check()
     }
 
     /// Submits `enc` followed by copies of each `(src, bytes)` (`COPY_SRC` buffers) one after
@@ -208,7 +238,7 @@ impl Gpu {
         slice.map_async(wgpu::MapMode::Read, move |r| {
             *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         });
-        self.wait(idx)?;
+        self.wait_for_map(idx, &done)?;
         match done.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(GpuError::Readback(e.to_string())),

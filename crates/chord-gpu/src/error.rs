@@ -5,11 +5,17 @@
 use chord_gguf::GgmlType;
 use thiserror::Error;
 
+#[cfg(not(target_arch = "wasm32"))]
+const NO_ADAPTER_HINT: &str = "for a software one: apt-get install mesa-vulkan-drivers libvulkan1";
+#[cfg(target_arch = "wasm32")]
+const NO_ADAPTER_HINT: &str = "navigator.gpu.requestAdapter() gave none: is WebGPU enabled?";
+
 #[derive(Debug, Error)]
 pub enum GpuError {
-    /// No Vulkan adapter at all (no driver; on Debian install `mesa-vulkan-drivers libvulkan1`
-    /// for the software one), or none whose name contains `CHORD_GPU_ADAPTER`.
-    #[error("no GPU adapter found{0} (for a software one: apt-get install mesa-vulkan-drivers libvulkan1)")]
+    /// No adapter at all (natively: no Vulkan driver, on Debian install `mesa-vulkan-drivers
+    /// libvulkan1` for the software one; in a browser: no WebGPU), or none whose name contains
+    /// `CHORD_GPU_ADAPTER`.
+    #[error("no GPU adapter found{0} ({hint})", hint = NO_ADAPTER_HINT)]
     NoAdapter(String),
     #[error("the GPU adapter {adapter} refused a device: {why}")]
     RequestDevice { adapter: String, why: String },

@@ -239,6 +239,10 @@ impl Pipelines {
         if let Some(p) = self.map.get(name) {
             return Ok(p.clone());
         }
+        // WebGPU reports errors asynchronously, not to the next `check`: catch a shader the
+        // browser's compiler rejects here, in an error scope (natively `check` sees it at once).
+        #[cfg(target_arch = "wasm32")]
+        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = gpu
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -255,6 +259,12 @@ impl Pipelines {
                 compilation_options: Default::default(),
                 cache: None,
             });
+        #[cfg(target_arch = "wasm32")]
+        if let Some(e) = crate::block_on::block_on(scope.pop()) {
+            return Err(crate::error::GpuError::Validation(format!(
+                "kernel {name}: {e}"
+            )));
+        }
         // A shader the adapter rejects is reported here, not at its first dispatch.
         gpu.check()?;
         let p = Arc::new(pipeline);

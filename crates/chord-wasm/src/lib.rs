@@ -13,6 +13,8 @@
 // `memory_size` for wasm64 is still unstable; the wasm64 build is made with nightly anyway.
 #![cfg_attr(target_arch = "wasm64", feature(simd_wasm64))]
 
+#[cfg(feature = "gpu")]
+mod gpu;
 mod kernelbench;
 mod loader;
 mod memcheck;
@@ -40,6 +42,16 @@ pub fn kernel_isa() -> String {
 #[wasm_bindgen(js_name = kernelSelfCheck)]
 pub fn kernel_self_check(seed: u32, rows: u32) -> String {
     selfcheck::run(seed as u64, rows as usize).to_string()
+}
+
+/// The gpu build only: the WebGPU kernels against the scalar CPU backend on random data, bit
+/// for bit (see `gpu::self_check`); JSON `{adapter, checked, mismatches}`. Suspends (JSPI).
+#[cfg(feature = "gpu")]
+#[wasm_bindgen(js_name = gpuSelfCheck)]
+pub fn gpu_self_check(seed: u32, rows: u32) -> Result<String, JsError> {
+    gpu::self_check(seed as u64, rows as usize)
+        .map(|v| v.to_string())
+        .map_err(|e| JsError::new(&e))
 }
 
 /// Runs this build's kernel for weight type `ty` (e.g. "Q8_0") over a random matrix of `rows`

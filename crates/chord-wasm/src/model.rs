@@ -38,6 +38,9 @@ pub struct Model {
     session: Option<Session<'static>>,
     /// Context size for the session (0 = the model's, capped by the engine).
     n_ctx: usize,
+    /// The GPU backend once `useGpu` has put the model on it (also held by the engine).
+    #[cfg(feature = "gpu")]
+    gpu: Option<std::sync::Arc<chord_gpu::GpuBackend>>,
     /// Owned: made by `Box::into_raw` in `Model::new`, freed in `Drop` after the session.
     engine: *mut Engine,
 }
@@ -59,6 +62,8 @@ impl Model {
             last: None,
             session: None,
             n_ctx: 0,
+            #[cfg(feature = "gpu")]
+            gpu: None,
             engine: Box::into_raw(Box::new(engine)),
         }
     }
@@ -109,6 +114,40 @@ impl Model {
                 Err(e.to_string())
             }
         }
+    }
+}
+
+/// The GPU path (the package's `gpu` build only; see `gpu.rs`).
+#[cfg(feature = "gpu")]
+#[wasm_bindgen]
+impl Model {
+    /// Moves the model onto the browser's WebGPU device (resets the conversation). Suspends
+    /// (JSPI) while the browser answers: call it through `WebAssembly.promising`. Returns JSON
+    /// describing the adapter; an error if there is none or it refuses a device.
+    #[wasm_bindgen(js_name = useGpu)]
+    pub fn use_gpu(&mut self) -> Result<String, JsError> {
+        self.gen = None;
+        self.last = None;
+        self.session = None;
+        let gpu = crate::gpu::open().map_err(|e| JsError::new(&e))?;
+        let info = crate::gpu::adapter_json(&gpu).to_string();
+        // SAFETY: the engine is boxed and alive until `Drop`; the session, the only borrow of
+        // it that outlives a call, was dropped above, so this is the one reference.
+        let engine = unsafe { &mut *self.engine };
+        engine.backend = Box::new(crate::gpu::SharedGpu(gpu.clone()));
+        self.gpu = Some(gpu);
+        Ok(info)
+    }
+
+    /// Matrix products per GPU kernel so far as JSON (`{}` on the CPU), to show that the GPU
+    /// path ran.
+    #[wasm_bindgen(js_name = gpuDispatchJson)]
+    pub fn gpu_dispatch_json(&self) -> String {
+        self.gpu
+            .as_deref()
+            .map(crate::gpu::dispatch_json)
+            .unwrap_or_else(|| json!({}))
+            .to_string()
     }
 }
 
@@ -299,6 +338,7 @@ fn metadata_json(e: &Engine) -> Json {
             "add_bos": tok.add_bos(),
         },
         "chat_template": h.metadata.contains("tokenizer.chat_template"),
+        "backend": e.backend.name(),
         "metadata": md,
     })
 }

@@ -2,6 +2,8 @@
 // package's types must resolve for a TypeScript user, for the engine and the client alike.
 import {
   loadModel,
+  probeWebGpu,
+  type Device,
   Client,
   AuthenticationError,
   type ClientResult,
@@ -14,6 +16,15 @@ export async function run(path: string): Promise<string> {
   const model = await loadModel(path, { contextSize: 512 });
   const gen = model.generate('Hi', { maxTokens: 4, temperature: 0 });
   return (await gen.result).text;
+}
+
+export async function onDevice(path: string, device: Device): Promise<string> {
+  const probe = await probeWebGpu();
+  const why: string = probe.ok ? probe.adapter : probe.why;
+  const model = await loadModel(path, { device, wasm: 'auto' });
+  const on: 'cpu' | 'gpu' = model.device;
+  const counts: Record<string, number> = model.gpuDispatchCounts;
+  return `${why} ${on} ${model.gpuAdapter ?? ''} ${Object.keys(counts).length} ${model.metadata.backend}`;
 }
 
 export async function streamed(path: string): Promise<number> {

@@ -2,13 +2,13 @@
 // the lanes and float steps of matvec_k45.wgsl, in its order. K45_BLOCK and k45_quants come
 // from the type file before this one.
 fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
-    var sums_lo: array<vec4<f32>, 4>;
-    var sums_hi: array<vec4<f32>, 4>;
+    var sums_lo = array<vec4<f32>, 4>();
+    var sums_hi = array<vec4<f32>, 4>();
     var sumf = vec4<f32>(0.0);
     for (var b = 0u; b < p.nb; b++) {
         let xo = wo + b * K45_BLOCK;
         let yb = b * 292u;
-        var sc: array<i32, 8>;
+        var sc = array<i32, 8>();
         var sumi = vec4<i32>(0);
         for (var j = 0u; j < 8u; j++) {
             let sm = k4_scale_min(xo + 4u, j);
@@ -18,8 +18,8 @@ fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
                 sumi[t] += (q8k_bsum(yo, 2u * j) + q8k_bsum(yo, 2u * j + 1u)) * sm.y;
             }
         }
-        var lo: array<vec4<i32>, 4>;
-        var hi: array<vec4<i32>, 4>;
+        var lo = array<vec4<i32>, 4>();
+        var hi = array<vec4<i32>, 4>();
         for (var jj = 0u; jj < 4u; jj++) {
             let s0 = sc[2u * jj];
             let s1 = sc[2u * jj + 1u];

@@ -25,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = gid.x;
     let t0 = gid.y * 4u;
     if (r >= p.rows || t0 >= p.n_tokens) { return; }
-    var ao: array<u32, 4>;
+    var ao = array<u32, 4>();
     for (var k = 0u; k < 4u; k++) { ao[k] = min(t0 + k, p.n_tokens - 1u) * p.a_row; }
     let v = dot_row4(r * p.w_row, ao);
     for (var k = 0u; k < 4u; k++) {

@@ -4,7 +4,7 @@ fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
     for (var b = 0u; b < p.nb; b++) {
         let xo = wo + b * 18u;
         let yb = b * 34u;
-        var acc: array<vec4<i32>, 4>;
+        var acc = array<vec4<i32>, 4>();
         for (var j = 0u; j < 16u; j += 4u) {
             let q = ww(xo + 2u + j);
             let lo = nib_lo(q) - vec4<i32>(8);

@@ -6,7 +6,7 @@ fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
         let xo = wo + b * 22u;
         let yb = b * 34u;
         let qh = ww(xo + 2u);
-        var acc: array<vec4<i32>, 4>;
+        var acc = array<vec4<i32>, 4>();
         for (var j = 0u; j < 16u; j += 4u) {
             let v = q5_0_values(xo, qh, j);
             for (var t = 0u; t < 4u; t++) {

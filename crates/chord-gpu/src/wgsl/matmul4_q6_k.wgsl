@@ -2,13 +2,13 @@
 // elements (q6_k_unpack.wgsl); per token the lanes and float steps of matvec_q6_k.wgsl, in its
 // order.
 fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
-    var sums_lo: array<vec4<f32>, 4>;
-    var sums_hi: array<vec4<f32>, 4>;
+    var sums_lo = array<vec4<f32>, 4>();
+    var sums_hi = array<vec4<f32>, 4>();
     for (var b = 0u; b < p.nb; b++) {
         let xo = wo + b * 210u;
         let yb = b * 292u;
-        var lo: array<vec4<i32>, 4>;
-        var hi: array<vec4<i32>, 4>;
+        var lo = array<vec4<i32>, 4>();
+        var hi = array<vec4<i32>, 4>();
         for (var n = 0u; n < 2u; n++) {
             for (var l4 = 0u; l4 < 8u; l4++) {
                 let v = q6k_scaled(xo, n, l4);

@@ -5,7 +5,7 @@ fn dot_row4(wo: u32, ao: array<u32, 4>) -> vec4<f32> {
     for (var b = 0u; b < p.nb; b++) {
         let xo = wo + b * 34u;
         let yb = b * 34u;
-        var acc: array<vec4<i32>, 4>;
+        var acc = array<vec4<i32>, 4>();
         for (var j = 0u; j < 32u; j += 4u) {
             let q = s8x4(ww(xo + 2u + j));
             for (var t = 0u; t < 4u; t++) {
