@@ -102,6 +102,39 @@ fn main() {
                     );
                 }
             }
+            // The tiled-order four-token kernel, and the eight-row kernels over runs of
+            // `TOKENS` tokens (rows in groups of eight), in token-elements per second.
+            if let Some(f4) = k.func4_tiled() {
+                let mut acc4 = 0f32;
+                let dt = best_of(|| {
+                    acc4 = 0.0;
+                    for r in 0..rows {
+                        acc4 += f4(n, &w[r * rb..(r + 1) * rb], [&a, &a, &a, &a])[3];
+                    }
+                });
+                line += &format!(
+                    " x4tiled: {:7.1} Melem/s [{acc4:.3e}]",
+                    (4 * n * rows) as f64 / dt / 1e6
+                );
+            }
+            const TOKENS: usize = 16;
+            let act: Vec<u8> = (0..TOKENS).flat_map(|_| a.iter().copied()).collect();
+            for (label, f8) in [("grouped", k.rows8_grouped()), ("tiled", k.rows8_tiled())] {
+                let Some(f8) = f8 else { continue };
+                let mut out = vec![[0f32; 8]; TOKENS];
+                let mut acc8 = 0f32;
+                let dt = best_of(|| {
+                    acc8 = 0.0;
+                    for r in (0..rows / 8 * 8).step_by(8) {
+                        f8(n, &w[r * rb..(r + 8) * rb], rb, &act, a.len(), &mut out);
+                        acc8 += out[TOKENS - 1][7];
+                    }
+                });
+                line += &format!(
+                    " rows8x{TOKENS}{label}: {:7.1} Melem/s [{acc8:.3e}]",
+                    (TOKENS * n * (rows / 8 * 8)) as f64 / dt / 1e6
+                );
+            }
         }
         println!("{line}");
     }
