@@ -95,7 +95,7 @@ const MAX_MULTI: usize = 4;
 const TILE_ROWS: usize = 16;
 
 /// Tokens per call of an eight-row kernel (its results go through a stack buffer this long).
-const ROWS8_TOKENS: usize = 16;
+const ROWS8_TOKENS: usize = 32;
 
 impl CpuBackend {
     fn check<'a>(

@@ -20,7 +20,7 @@
 //! a slice are not read (see [`blocks_in_bounds`]), never a panic.
 
 /// Most tokens whose accumulators one pass keeps (more are taken in passes of this many).
-pub(crate) const MAX_TOKENS: usize = 16;
+pub(crate) const MAX_TOKENS: usize = 32;
 
 /// Q8_K activation block: f32 `d`, 256 quants, 16 i16 group sums.
 const Q8K_BYTES: usize = 292;
