@@ -9,7 +9,7 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
-use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn};
+use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows8Fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -81,6 +81,9 @@ struct Job<'a> {
     dot4t: Option<VecDot4Fn>,
     /// Two rows against one token (per row bit-identical to `dot`; SIMD128 only so far).
     dot2: Option<VecDotRows2Fn>,
+    /// Eight rows at once in `dot4g`'s / `dot4t`'s order (x86 Q4_K / Q6_K).
+    rows8g: Option<VecDotRows8Fn>,
+    rows8t: Option<VecDotRows8Fn>,
     w_row: usize,
     out: OutPtr,
 }
@@ -90,6 +93,9 @@ const MAX_MULTI: usize = 4;
 
 /// Tile height for prefill: rows whose weights stay in L1 while all tokens pass.
 const TILE_ROWS: usize = 16;
+
+/// Tokens per call of an eight-row kernel (its results go through a stack buffer this long).
+const ROWS8_TOKENS: usize = 32;
 
 impl CpuBackend {
     fn check<'a>(
@@ -125,6 +131,8 @@ impl CpuBackend {
             dot4g: kernel.func4_grouped(),
             dot4t: kernel.func4_tiled(),
             dot2: chord_quant::vec_dot_rows2(w.ty, self.isa),
+            rows8g: kernel.rows8_grouped(),
+            rows8t: kernel.rows8_tiled(),
             w_row,
             out: OutPtr::new(y),
         };
@@ -273,10 +281,12 @@ impl Backend for CpuBackend {
 /// has one; otherwise whole groups of four tokens of one sequence take the grouped kernel, as
 /// llama.cpp's repacked gemm takes each ubatch's quads; the rest are pooled across sequences
 /// four at a time into the kernel that is bit-identical to the one-token one, then one by one.
+/// Where an eight-row kernel computes the tiled or grouped order, it takes the rows in eights
+/// (same bits) and the four-token kernel only the rows left over.
 fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_stride: usize) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
     let a = |t: usize| &act[t * a_stride..(t + 1) * a_stride];
-    let quad = |f: VecDot4Fn, ts: [usize; 4]| {
+    let quad = |f: VecDot4Fn, ts: [usize; 4], r0: usize| {
         let acts = ts.map(a);
         for r in r0..r1 {
             let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
@@ -307,6 +317,39 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             unsafe { *out.get().add(t * w.rows + r) = v };
         }
     };
+    // Tokens t0..t1 over rows r0.. in eights; returns the first row left for other kernels.
+    let rows8 = |f8: Option<VecDotRows8Fn>, t0: usize, t1: usize| {
+        let Some(f8) = f8 else { return r0 };
+        let mut buf = [[0f32; 8]; ROWS8_TOKENS];
+        let mut r = r0;
+        while r + 8 <= r1 {
+            let w8 = &w.data[r * w_row..(r + 8) * w_row];
+            let mut t = t0;
+            while t < t1 {
+                let te = (t + ROWS8_TOKENS).min(t1);
+                let res = &mut buf[..te - t];
+                f8(
+                    w.cols,
+                    w8,
+                    w_row,
+                    &act[t * a_stride..te * a_stride],
+                    a_stride,
+                    res,
+                );
+                for (tt, v) in (t..).zip(res.iter()) {
+                    // SAFETY: as above; rows r..r + 8 lie in this chunk (r + 8 <= r1).
+                    let o = unsafe { out.get().add(tt * w.rows + r) };
+                    for (k, &vk) in v.iter().enumerate() {
+                        // SAFETY: as above.
+                        unsafe { *o.add(k) = vk };
+                    }
+                }
+                t = te;
+            }
+            r += 8;
+        }
+        r
+    };
     let mut pending = [0usize; 4];
     let mut n_pending = 0;
     let mut t = 0;
@@ -315,13 +358,14 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
         if let (Some(f), true) = (j.dot4t, len >= chord_quant::TILED_MIN_ROWS) {
             // llama.cpp's tiled matmul takes every row of such a ubatch, the tail included
             // (a lone token goes through the four-token kernel with its row repeated).
+            let rest = rows8(j.rows8t, t, end);
             while t + 4 <= end {
-                quad(f, [t, t + 1, t + 2, t + 3]);
+                quad(f, [t, t + 1, t + 2, t + 3], rest);
                 t += 4;
             }
             while t < end {
                 let at = a(t);
-                for r in r0..r1 {
+                for r in rest..r1 {
                     let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], [at; 4])[0];
                     // SAFETY: as below.
                     unsafe { *out.get().add(t * w.rows + r) = v };
@@ -331,9 +375,13 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             continue;
         }
         if let Some(f) = j.dot4g {
-            while t + 4 <= end {
-                quad(f, [t, t + 1, t + 2, t + 3]);
-                t += 4;
+            let quads_end = t + (end - t) / 4 * 4;
+            if quads_end > t {
+                let rest = rows8(j.rows8g, t, quads_end);
+                while t < quads_end {
+                    quad(f, [t, t + 1, t + 2, t + 3], rest);
+                    t += 4;
+                }
             }
         }
         while t < end {
@@ -342,7 +390,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             t += 1;
             if n_pending == 4 {
                 match j.dot4 {
-                    Some(f) => quad(f, pending),
+                    Some(f) => quad(f, pending, r0),
                     None => pending.iter().for_each(|&p| single(p)),
                 }
                 n_pending = 0;

@@ -1,6 +1,7 @@
 //! Rough throughput of the vec-dot kernels and of dequantization, per type and ISA flavour:
-//! `[CHORD_BENCH_COLS=n] cargo run --release -p chord-quant --example bench_vec_dot [n_rows]
-//! [TYPE...]` (best of five runs each).
+//! `[CHORD_BENCH_COLS=n] [CHORD_BENCH_TOKENS=t] cargo run --release -p chord-quant --example
+//! bench_vec_dot [n_rows] [TYPE...]` (best of five runs each; K-quant rows need a multiple of
+//! 256 columns, e.g. 2048 as Gemma 3 270M's FFN down projection).
 
 use chord_gguf::GgmlType;
 use chord_quant::{dequantize, quantize_activation, row_bytes, Isa, VecDotKernel};
@@ -101,6 +102,43 @@ fn main() {
                         (4 * n * rows) as f64 / dt / 1e6
                     );
                 }
+            }
+            // The tiled-order four-token kernel, and the eight-row kernels over runs of
+            // `tokens` tokens (rows in groups of eight), in token-elements per second.
+            if let Some(f4) = k.func4_tiled() {
+                let mut acc4 = 0f32;
+                let dt = best_of(|| {
+                    acc4 = 0.0;
+                    for r in 0..rows {
+                        acc4 += f4(n, &w[r * rb..(r + 1) * rb], [&a, &a, &a, &a])[3];
+                    }
+                });
+                line += &format!(
+                    " x4tiled: {:7.1} Melem/s [{acc4:.3e}]",
+                    (4 * n * rows) as f64 / dt / 1e6
+                );
+            }
+            // Tokens per eight-row call: CHORD_BENCH_TOKENS, default 32 (what chord-cpu passes).
+            let tokens: usize = std::env::var("CHORD_BENCH_TOKENS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(32);
+            let act: Vec<u8> = (0..tokens).flat_map(|_| a.iter().copied()).collect();
+            for (label, f8) in [("grouped", k.rows8_grouped()), ("tiled", k.rows8_tiled())] {
+                let Some(f8) = f8 else { continue };
+                let mut out = vec![[0f32; 8]; tokens];
+                let mut acc8 = 0f32;
+                let dt = best_of(|| {
+                    acc8 = 0.0;
+                    for r in (0..rows / 8 * 8).step_by(8) {
+                        f8(n, &w[r * rb..(r + 8) * rb], rb, &act, a.len(), &mut out);
+                        acc8 += out[tokens - 1][7];
+                    }
+                });
+                line += &format!(
+                    " rows8x{tokens}{label}: {:7.1} Melem/s [{acc8:.3e}]",
+                    (tokens * n * (rows / 8 * 8)) as f64 / dt / 1e6
+                );
             }
         }
         println!("{line}");

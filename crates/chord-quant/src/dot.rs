@@ -36,6 +36,14 @@ pub type VecDotFn = fn(usize, &[u8], &[u8]) -> f32;
 /// mirror. Length rules as for [`VecDotFn`].
 pub type VecDot4Fn = fn(usize, &[u8], [&[u8]; 4]) -> [f32; 4];
 
+/// Eight consecutive weight rows against a run of tokens (prefill):
+/// `(n, w, w_row, act, a_stride, out)` with row `r` at `w[r * w_row..]` and token `t`'s
+/// activation row at `act[t * a_stride..]`, one token per element of `out`: `out[t][r]` is
+/// row `r` · token `t`, bit for bit what the four-token kernel it stands for returns
+/// ([`VecDotKernel::rows8_grouped`], [`VecDotKernel::rows8_tiled`]). Any number of tokens;
+/// blocks that a short slice does not hold are skipped (never a panic, never out of bounds).
+pub type VecDotRows8Fn = fn(usize, &[u8], usize, &[u8], usize, &mut [[f32; 8]]);
+
 /// Instruction-set flavour of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
@@ -313,6 +321,34 @@ fn lookup4_tiled(w: GgmlType, isa: Isa) -> Option<VecDot4Fn> {
     None
 }
 
+/// The eight-row kernel for [`lookup4_grouped`]'s order (`x86_rows8.rs`).
+fn lookup_rows8_grouped(w: GgmlType, isa: Isa) -> Option<VecDotRows8Fn> {
+    #[cfg(target_arch = "x86_64")]
+    match (w, isa) {
+        (GgmlType::Q4_K, Isa::Avx2 | Isa::Avx512Emu) => {
+            return Some(crate::x86_rows8::avx2::q4_k_rows8_gemm)
+        }
+        (GgmlType::Q4_K, Isa::Avx512) => return Some(crate::x86_rows8::avx512::q4_k_rows8_gemm),
+        _ => {}
+    }
+    let _ = (w, isa);
+    None
+}
+
+/// The eight-row kernel for [`lookup4_tiled`]'s order (`x86_rows8.rs`).
+fn lookup_rows8_tiled(w: GgmlType, isa: Isa) -> Option<VecDotRows8Fn> {
+    #[cfg(target_arch = "x86_64")]
+    match (w, isa) {
+        (GgmlType::Q6_K, Isa::Avx2 | Isa::Avx512Emu) => {
+            return Some(crate::x86_rows8::avx2::q6_k_rows8_tiled)
+        }
+        (GgmlType::Q6_K, Isa::Avx512) => return Some(crate::x86_rows8::avx512::q6_k_rows8_tiled),
+        _ => {}
+    }
+    let _ = (w, isa);
+    None
+}
+
 /// Rows of one ubatch from which llama.cpp's x86 build takes its tiled K-quant matmul
 /// (`ggml_tiled_min_batch`).
 pub const TILED_MIN_ROWS: usize = 8;
@@ -438,6 +474,8 @@ pub struct VecDotKernel {
     f4: Option<VecDot4Fn>,
     f4g: Option<VecDot4Fn>,
     f4t: Option<VecDot4Fn>,
+    r8g: Option<VecDotRows8Fn>,
+    r8t: Option<VecDotRows8Fn>,
 }
 
 impl VecDotKernel {
@@ -462,6 +500,8 @@ impl VecDotKernel {
             f4: lookup4(w_ty, isa),
             f4g: lookup4_grouped(w_ty, isa),
             f4t: lookup4_tiled(w_ty, isa),
+            r8g: lookup_rows8_grouped(w_ty, isa),
+            r8t: lookup_rows8_tiled(w_ty, isa),
         })
     }
 
@@ -487,6 +527,18 @@ impl VecDotKernel {
     /// of llama.cpp's tiled K-quant matmul (x86, Q6_K); `None` where that order is not written.
     pub fn func4_tiled(&self) -> Option<VecDot4Fn> {
         self.f4t
+    }
+
+    /// Eight rows at once in the order of [`Self::func4_grouped`] (x86 Q4_K), for the quads of
+    /// a sequence's batch; `None` where there is no such kernel.
+    pub fn rows8_grouped(&self) -> Option<VecDotRows8Fn> {
+        self.r8g
+    }
+
+    /// Eight rows at once in the order of [`Self::func4_tiled`] (x86 Q6_K), for every token of
+    /// a sequence's batch of at least [`TILED_MIN_ROWS`] tokens; `None` where there is none.
+    pub fn rows8_tiled(&self) -> Option<VecDotRows8Fn> {
+        self.r8t
     }
 
     /// Bytes of one weight row and one activation row of length `n`, or an error if `n` is not a

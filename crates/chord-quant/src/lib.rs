@@ -64,9 +64,12 @@ mod neon;
 mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_rows8;
 
 pub use dot::{
-    kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel, TILED_MIN_ROWS,
+    kernel_name, selected_isa, vec_dot_type, Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows8Fn,
+    TILED_MIN_ROWS,
 };
 
 use block::{as_blocks, as_blocks_mut};

@@ -492,3 +492,69 @@ fn four_token_kernels_equal_the_single_row_kernel() {
         assert!(checked >= 10, "{checked}");
     }
 }
+
+/// The eight-row kernels (rows as lanes, x86 Q4_K/Q6_K) return for every (row, token) exactly
+/// the bits of the four-token kernel they stand for, for 1..7 tokens and runs longer than one
+/// pass of sixteen, rows of one and several super-blocks, and activation rows with padding
+/// between them.
+#[test]
+fn eight_row_kernels_equal_the_four_token_kernels() {
+    let mut rng = Rng::new(8);
+    let mut checked = 0;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for w_ty in WEIGHT_TYPES {
+            let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
+            let pairs = [
+                (k.rows8_grouped(), k.func4_grouped()),
+                (k.rows8_tiled(), k.func4_tiled()),
+            ];
+            for (f8, f4) in pairs {
+                let Some(f8) = f8 else { continue };
+                let f4 = f4.expect("an eight-row kernel stands for a four-token one");
+                for n in [256usize, 2048] {
+                    let wr = row_bytes(w_ty, n).unwrap();
+                    let w: Vec<u8> = (0..8)
+                        .flat_map(|_| random_weights(w_ty, n, &mut rng))
+                        .collect();
+                    let ab = row_bytes(k.act_ty, n).unwrap();
+                    for (n_tok, pad) in [(1, 0), (2, 0), (3, 4), (4, 0), (5, 0), (6, 0), (7, 0)]
+                        .into_iter()
+                        .chain([(16, 0), (21, 12), (35, 0)])
+                    {
+                        let stride = ab + pad;
+                        let mut act = vec![0xA5u8; stride * n_tok];
+                        for t in 0..n_tok {
+                            let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+                            let row = &mut act[t * stride..t * stride + ab];
+                            quantize_activation(k.act_ty, &x, row).unwrap();
+                        }
+                        let mut out = vec![[0f32; 8]; n_tok];
+                        f8(n, &w, wr, &act, stride, &mut out);
+                        for t in 0..n_tok {
+                            let a = &act[t * stride..t * stride + ab];
+                            for r in 0..8 {
+                                let want = f4(n, &w[r * wr..(r + 1) * wr], [a; 4])[0];
+                                assert_eq!(
+                                    out[t][r].to_bits(),
+                                    want.to_bits(),
+                                    "{w_ty} {} n={n} tokens={n_tok} t={t} r={r}: {} vs {want}",
+                                    isa.name(),
+                                    out[t][r]
+                                );
+                            }
+                        }
+                        checked += 1;
+                    }
+                    // Short slices: blocks they do not hold are skipped, never a panic.
+                    let mut out = vec![[0f32; 8]; 3];
+                    f8(n, &w[..w.len() - 1], wr, &[0u8; 300], ab, &mut out);
+                    f8(n, &w, wr, &[], ab, &mut out);
+                    f8(n, &w, wr, &[], ab, &mut []);
+                }
+            }
+        }
+    }
+    if Isa::Avx2.is_available() {
+        assert!(checked >= 40, "{checked}");
+    }
+}
