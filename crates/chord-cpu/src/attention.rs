@@ -82,6 +82,12 @@ pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Re
             run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {
+            // The x86 flavours (all with AVX2, FMA and F16C) take the blocked kernel.
+            #[cfg(target_arch = "x86_64")]
+            if fast && crate::attention_f16::supports(hd) {
+                crate::attention_f16::run(pool, &shape, a.q, k, v, OutPtr::new(a.out));
+                return Ok(());
+            }
             run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         _ => {
