@@ -6,7 +6,7 @@
 //! between items when there are fewer items than threads). The item walks the union of its rows'
 //! visible keys in tiles of [`tile_keys`] keys: each tile's keys and values are converted from
 //! F16 once into f32 scratch, then
-//! - scores: every row times every key of the tile, three rows × four keys per register block
+//! - scores: every row times every key of the tile, four rows × three keys per register block
 //!   (12 independent FMA chains over the head dimension, one horizontal reduction per key);
 //! - online softmax per row: scale, mask (causal and sliding window), tile max, rescale of what
 //!   was accumulated under the old max, then `exp` eight lanes at a time ([`expf8`], the same
@@ -32,9 +32,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Query rows an item aims for: each converted key and value is reused this many times, and the
 /// item's rows of output (`× head_dim` floats) stay in L2.
 const ROWS_PER_ITEM: usize = 64;
-/// Score kernel block: rows × keys.
-const QK_ROWS: usize = 3;
-const QK_KEYS: usize = 4;
+/// Score kernel block: rows × keys (12 accumulators, 3 keys and a query in the other 4 of 16
+/// registers; three rows × four keys spilled one accumulator per step).
+const QK_ROWS: usize = 4;
+const QK_KEYS: usize = 3;
 /// `P·V` kernel block: rows (× 16 dimensions).
 const PV_ROWS: usize = 6;
 
@@ -155,10 +156,12 @@ unsafe fn item(
     let n_rows = sc.rows.len();
     let kfirst = sc.rows.iter().map(|r| r.first).min().unwrap_or(0);
     let klast = sc.rows.iter().map(|r| r.last).max().unwrap_or(0);
-    // Key rows are padded to the score block (zeros, so their unused scores stay finite).
-    sc.kt.resize(tk * hd, 0.0);
+    // Key rows are padded to the score block (zeros, so their unused scores stay finite); a
+    // score row has room for the block's four-lane stores past the tile's end.
+    let sk = tk + 8;
+    sc.kt.resize((tk + QK_KEYS) * hd, 0.0);
     sc.vt.resize(tk * hd, 0.0);
-    sc.s.resize(n_rows * tk, 0.0);
+    sc.s.resize(n_rows * sk, 0.0);
     sc.m.clear();
     sc.m.resize(n_rows, f32::NEG_INFINITY);
     sc.l.clear();
@@ -171,19 +174,19 @@ unsafe fn item(
     let mut j0 = kfirst / tk * tk;
     while j0 <= klast {
         let nb = (klast + 1 - j0).min(tk);
-        let nb4 = nb.div_ceil(QK_KEYS) * QK_KEYS;
+        let nbk = nb.div_ceil(QK_KEYS) * QK_KEYS;
         let nb8 = nb.div_ceil(8) * 8;
         for j in 0..nb {
             let at = (j0 + j) * kv_stride + g * hd;
             to_f32(&k[at..at + hd], &mut sc.kt[j * hd..(j + 1) * hd]);
             to_f32(&v[at..at + hd], &mut sc.vt[j * hd..(j + 1) * hd]);
         }
-        sc.kt[nb * hd..nb4 * hd].fill(0.0);
+        sc.kt[nb * hd..nbk * hd].fill(0.0);
 
-        scores(q.as_ptr(), &sc.rows, &sc.kt, hd, nb4, &mut sc.s, tk);
+        scores(q.as_ptr(), &sc.rows, &sc.kt, hd, nbk, &mut sc.s, sk);
 
         for (r, row) in sc.rows.iter().enumerate() {
-            let srow = &mut sc.s[r * tk..r * tk + nb8];
+            let srow = &mut sc.s[r * sk..r * sk + nb8];
             let lo = row.first.saturating_sub(j0).min(nb);
             let hi = (row.last + 1).saturating_sub(j0).min(nb);
             if lo >= hi {
@@ -203,7 +206,7 @@ unsafe fn item(
             sc.l[r] += exp_sum(srow, sc.m[r]) as f64;
         }
 
-        weighted_values(o, &sc.rows, &sc.s, tk, &sc.vt, hd, nb);
+        weighted_values(o, &sc.rows, &sc.s, sk, &sc.vt, hd, nb);
         j0 += tk;
     }
     for (r, row) in sc.rows.iter().enumerate() {
@@ -282,7 +285,8 @@ fn exp_sum(s: &mut [f32], m: f32) -> f32 {
     _mm_cvtss_f32(h)
 }
 
-/// `s[r][j] = q_r · kt_j` for every row and the first `nb4` keys of the tile.
+/// `s[r][j] = q_r · kt_j` for every row and the first `nbk` keys of the tile (`s` rows of
+/// `sk` floats, at least `nbk + 1`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn scores(
@@ -290,27 +294,37 @@ unsafe fn scores(
     rows: &[Row],
     kt: &[f32],
     hd: usize,
-    nb4: usize,
+    nbk: usize,
     s: &mut [f32],
-    tk: usize,
+    sk: usize,
 ) {
     let (kt, s) = (kt.as_ptr(), s.as_mut_ptr());
     let mut r = 0;
     while r < rows.len() {
         let n = (rows.len() - r).min(QK_ROWS);
         let offs = |i: usize| rows[r + i.min(n - 1)].off;
-        let out = s.add(r * tk);
+        let out = s.add(r * sk);
         match n {
-            3 => qk_block::<3>(q, [offs(0), offs(1), offs(2)], kt, hd, nb4, out, tk),
-            2 => qk_block::<2>(q, [offs(0), offs(1)], kt, hd, nb4, out, tk),
-            _ => qk_block::<1>(q, [offs(0)], kt, hd, nb4, out, tk),
+            4 => qk_block::<4>(
+                q,
+                [offs(0), offs(1), offs(2), offs(3)],
+                kt,
+                hd,
+                nbk,
+                out,
+                sk,
+            ),
+            3 => qk_block::<3>(q, [offs(0), offs(1), offs(2)], kt, hd, nbk, out, sk),
+            2 => qk_block::<2>(q, [offs(0), offs(1)], kt, hd, nbk, out, sk),
+            _ => qk_block::<1>(q, [offs(0)], kt, hd, nbk, out, sk),
         }
         r += n;
     }
 }
 
-/// `RB` query rows against the tile's keys, four at a time: 4·RB accumulators of eight lanes
-/// over the head dimension, each reduced to one score the same way.
+/// `RB` query rows against the tile's keys, three at a time: 3·RB accumulators of eight lanes
+/// over the head dimension, each reduced to one score the same way (the fourth lane stored is
+/// a copy of the third, overwritten by the next block or past the tile's end).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn qk_block<const RB: usize>(
@@ -318,12 +332,12 @@ unsafe fn qk_block<const RB: usize>(
     qoff: [usize; RB],
     kt: *const f32,
     hd: usize,
-    nb4: usize,
+    nbk: usize,
     out: *mut f32,
-    tk: usize,
+    sk: usize,
 ) {
     let mut j = 0;
-    while j < nb4 {
+    while j < nbk {
         let mut acc = [[_mm256_setzero_ps(); QK_KEYS]; RB];
         let kj = kt.add(j * hd);
         let mut d = 0;
@@ -343,10 +357,10 @@ unsafe fn qk_block<const RB: usize>(
         for (r, a) in acc.iter().enumerate() {
             // Lanes (0+1)+(2+3) and (4+5)+(6+7) of each key by two `hadd`s, then the halves.
             let t0 = _mm256_hadd_ps(a[0], a[1]);
-            let t1 = _mm256_hadd_ps(a[2], a[3]);
+            let t1 = _mm256_hadd_ps(a[2], a[2]);
             let t = _mm256_hadd_ps(t0, t1);
             let sum = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
-            _mm_storeu_ps(out.add(r * tk + j), sum);
+            _mm_storeu_ps(out.add(r * sk + j), sum);
         }
         j += QK_KEYS;
     }
@@ -359,7 +373,7 @@ unsafe fn weighted_values(
     o: *mut f32,
     rows: &[Row],
     s: &[f32],
-    tk: usize,
+    sk: usize,
     vt: &[f32],
     hd: usize,
     nb: usize,
@@ -368,13 +382,13 @@ unsafe fn weighted_values(
     let mut r = 0;
     while r < rows.len() {
         let n = (rows.len() - r).min(PV_ROWS);
-        let p = s.add(r * tk);
+        let p = s.add(r * sk);
         let off = |i: usize| rows[r + i.min(n - 1)].off;
         // Up to 12 accumulators: wider dimension chunks when there are few rows.
         macro_rules! go {
             ($rb:literal, $dv:literal) => {{
                 let offs: [usize; $rb] = std::array::from_fn(off);
-                pv_block::<$rb, $dv>(p, tk, vt, hd, nb, o, offs)
+                pv_block::<$rb, $dv>(p, sk, vt, hd, nb, o, offs)
             }};
         }
         match n {
@@ -398,7 +412,7 @@ unsafe fn weighted_values(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn pv_block<const RB: usize, const DV: usize>(
     p: *const f32,
-    tk: usize,
+    sk: usize,
     vt: *const f32,
     hd: usize,
     nb: usize,
@@ -420,7 +434,7 @@ unsafe fn pv_block<const RB: usize, const DV: usize>(
                 *x = _mm256_loadu_ps(vj.add(8 * c));
             }
             for r in 0..RB {
-                let pb = _mm256_broadcast_ss(&*p.add(r * tk + j));
+                let pb = _mm256_broadcast_ss(&*p.add(r * sk + j));
                 for c in 0..DV {
                     acc[r][c] = _mm256_fmadd_ps(pb, vv[c], acc[r][c]);
                 }
