@@ -7,7 +7,8 @@
 //! visible keys in tiles of [`tile_keys`] keys: each tile's keys and values are converted from
 //! F16 once into f32 scratch, then
 //! - scores: every row times every key of the tile, four rows × three keys per register block
-//!   (12 independent FMA chains over the head dimension, one horizontal reduction per key);
+//!   (12 independent FMA chains over the head dimension, one horizontal reduction per key;
+//!   more keys per block for fewer rows);
 //! - online softmax per row: scale, mask (causal and sliding window), tile max, rescale of what
 //!   was accumulated under the old max, then `exp` eight lanes at a time ([`expf8`], the same
 //!   bits as the scalar libm port);
@@ -32,10 +33,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Query rows an item aims for: each converted key and value is reused this many times, and the
 /// item's rows of output (`× head_dim` floats) stay in L2.
 const ROWS_PER_ITEM: usize = 64;
-/// Score kernel block: rows × keys (12 accumulators, 3 keys and a query in the other 4 of 16
-/// registers; three rows × four keys spilled one accumulator per step).
+/// Rows per score block (four rows × three keys: 12 accumulators, the keys and a query in the
+/// other 4 of 16 registers; three rows × four keys spilled an accumulator every step).
 const QK_ROWS: usize = 4;
-const QK_KEYS: usize = 3;
+/// The score blocks take 3, 6 or 12 keys at a time: a tile's keys are padded with zeroed rows
+/// to a multiple of this.
+const KEY_PAD: usize = 12;
 /// `P·V` kernel block: rows (× 16 dimensions).
 const PV_ROWS: usize = 6;
 
@@ -158,8 +161,8 @@ unsafe fn item(
     let klast = sc.rows.iter().map(|r| r.last).max().unwrap_or(0);
     // Key rows are padded to the score block (zeros, so their unused scores stay finite); a
     // score row has room for the block's four-lane stores past the tile's end.
-    let sk = tk + 8;
-    sc.kt.resize((tk + QK_KEYS) * hd, 0.0);
+    let sk = tk + 16;
+    sc.kt.resize((tk + KEY_PAD) * hd, 0.0);
     sc.vt.resize(tk * hd, 0.0);
     sc.s.resize(n_rows * sk, 0.0);
     sc.m.clear();
@@ -171,19 +174,27 @@ unsafe fn item(
         std::ptr::write_bytes(o.add(r.off), 0, hd);
     }
     let kv_stride = p.n_head_kv * hd;
+    // The score blocks read keys up to a multiple of their key count.
+    let mut pad = if n_rows >= QK_ROWS {
+        qk_keys(QK_ROWS)
+    } else {
+        1
+    };
+    if !n_rows.is_multiple_of(QK_ROWS) {
+        pad = pad.max(qk_keys(n_rows % QK_ROWS));
+    }
     let mut j0 = kfirst / tk * tk;
     while j0 <= klast {
         let nb = (klast + 1 - j0).min(tk);
-        let nbk = nb.div_ceil(QK_KEYS) * QK_KEYS;
         let nb8 = nb.div_ceil(8) * 8;
         for j in 0..nb {
             let at = (j0 + j) * kv_stride + g * hd;
             to_f32(&k[at..at + hd], &mut sc.kt[j * hd..(j + 1) * hd]);
             to_f32(&v[at..at + hd], &mut sc.vt[j * hd..(j + 1) * hd]);
         }
-        sc.kt[nb * hd..nbk * hd].fill(0.0);
+        sc.kt[nb * hd..nb.next_multiple_of(pad) * hd].fill(0.0);
 
-        scores(q.as_ptr(), &sc.rows, &sc.kt, hd, nbk, &mut sc.s, sk);
+        scores(q.as_ptr(), &sc.rows, &sc.kt, hd, nb, &mut sc.s, sk);
 
         for (r, row) in sc.rows.iter().enumerate() {
             let srow = &mut sc.s[r * sk..r * sk + nb8];
@@ -285,8 +296,9 @@ fn exp_sum(s: &mut [f32], m: f32) -> f32 {
     _mm_cvtss_f32(h)
 }
 
-/// `s[r][j] = q_r · kt_j` for every row and the first `nbk` keys of the tile (`s` rows of
-/// `sk` floats, at least `nbk + 1`).
+/// `s[r][j] = q_r · kt_j` for every row and at least the first `nb` keys of the tile (`kt`
+/// is readable up to a multiple of the blocks' key count, and `s` rows of `sk` floats,
+/// `sk ≥ nb + KEY_PAD`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn scores(
@@ -294,7 +306,7 @@ unsafe fn scores(
     rows: &[Row],
     kt: &[f32],
     hd: usize,
-    nbk: usize,
+    nb: usize,
     s: &mut [f32],
     sk: usize,
 ) {
@@ -304,65 +316,89 @@ unsafe fn scores(
         let n = (rows.len() - r).min(QK_ROWS);
         let offs = |i: usize| rows[r + i.min(n - 1)].off;
         let out = s.add(r * sk);
+        debug_assert_eq!(qk_keys(n), [12, 6, 3, 3][n - 1]);
         match n {
-            4 => qk_block::<4>(
-                q,
-                [offs(0), offs(1), offs(2), offs(3)],
-                kt,
-                hd,
-                nbk,
-                out,
-                sk,
-            ),
-            3 => qk_block::<3>(q, [offs(0), offs(1), offs(2)], kt, hd, nbk, out, sk),
-            2 => qk_block::<2>(q, [offs(0), offs(1)], kt, hd, nbk, out, sk),
-            _ => qk_block::<1>(q, [offs(0)], kt, hd, nbk, out, sk),
+            4 => {
+                let o = [offs(0), offs(1), offs(2), offs(3)];
+                qk_block::<4, 3>(q, o, kt, hd, nb, out, sk)
+            }
+            3 => qk_block::<3, 3>(q, [offs(0), offs(1), offs(2)], kt, hd, nb, out, sk),
+            2 => qk_block::<2, 6>(q, [offs(0), offs(1)], kt, hd, nb, out, sk),
+            _ => qk_block::<1, 12>(q, [offs(0)], kt, hd, nb, out, sk),
         }
         r += n;
     }
 }
 
-/// `RB` query rows against the tile's keys, three at a time: 3·RB accumulators of eight lanes
-/// over the head dimension, each reduced to one score the same way (the fourth lane stored is
-/// a copy of the third, overwritten by the next block or past the tile's end).
+/// Keys per score block of `rows` rows: twelve accumulators where the rows allow (nine for
+/// three rows: twelve would not leave registers for the keys and the query).
+fn qk_keys(rows: usize) -> usize {
+    match rows {
+        1 => 12,
+        2 => 6,
+        _ => 3,
+    }
+}
+
+/// `RB` query rows against the tile's keys, `KB` at a time: `RB·KB` accumulators of eight
+/// lanes over the head dimension, each reduced to one score by the same `hadd` pattern
+/// whatever the block shape (groups of four keys; a short group repeats its last key, and the
+/// extra lanes land on scores the next block or nobody reads).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn qk_block<const RB: usize>(
+unsafe fn qk_block<const RB: usize, const KB: usize>(
     q: *const f32,
     qoff: [usize; RB],
     kt: *const f32,
     hd: usize,
-    nbk: usize,
+    nb: usize,
     out: *mut f32,
     sk: usize,
 ) {
     let mut j = 0;
-    while j < nbk {
-        let mut acc = [[_mm256_setzero_ps(); QK_KEYS]; RB];
+    while j < nb {
+        let mut acc = [[_mm256_setzero_ps(); KB]; RB];
         let kj = kt.add(j * hd);
         let mut d = 0;
         while d < hd {
-            let mut kv = [_mm256_setzero_ps(); QK_KEYS];
-            for (b, x) in kv.iter_mut().enumerate() {
-                *x = _mm256_loadu_ps(kj.add(b * hd + d));
-            }
-            for r in 0..RB {
-                let qv = _mm256_loadu_ps(q.add(qoff[r] + d));
-                for b in 0..QK_KEYS {
-                    acc[r][b] = _mm256_fmadd_ps(qv, kv[b], acc[r][b]);
+            // Hold the shorter side in registers and stream the other through one.
+            if KB <= RB {
+                let mut kv = [_mm256_setzero_ps(); KB];
+                for (b, x) in kv.iter_mut().enumerate() {
+                    *x = _mm256_loadu_ps(kj.add(b * hd + d));
+                }
+                for r in 0..RB {
+                    let qv = _mm256_loadu_ps(q.add(qoff[r] + d));
+                    for b in 0..KB {
+                        acc[r][b] = _mm256_fmadd_ps(qv, kv[b], acc[r][b]);
+                    }
+                }
+            } else {
+                let mut qv = [_mm256_setzero_ps(); RB];
+                for (r, x) in qv.iter_mut().enumerate() {
+                    *x = _mm256_loadu_ps(q.add(qoff[r] + d));
+                }
+                for b in 0..KB {
+                    let kv = _mm256_loadu_ps(kj.add(b * hd + d));
+                    for r in 0..RB {
+                        acc[r][b] = _mm256_fmadd_ps(qv[r], kv, acc[r][b]);
+                    }
                 }
             }
             d += 8;
         }
         for (r, a) in acc.iter().enumerate() {
-            // Lanes (0+1)+(2+3) and (4+5)+(6+7) of each key by two `hadd`s, then the halves.
-            let t0 = _mm256_hadd_ps(a[0], a[1]);
-            let t1 = _mm256_hadd_ps(a[2], a[2]);
-            let t = _mm256_hadd_ps(t0, t1);
-            let sum = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
-            _mm_storeu_ps(out.add(r * sk + j), sum);
+            for g in (0..KB).step_by(4) {
+                let at = |i: usize| a[(g + i).min(KB - 1)];
+                // Lanes (0+1)+(2+3) and (4+5)+(6+7) of each key by two `hadd`s, then the halves.
+                let t0 = _mm256_hadd_ps(at(0), at(1));
+                let t1 = _mm256_hadd_ps(at(2), at(3));
+                let t = _mm256_hadd_ps(t0, t1);
+                let sum = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
+                _mm_storeu_ps(out.add(r * sk + j + g), sum);
+            }
         }
-        j += QK_KEYS;
+        j += KB;
     }
 }
 
