@@ -344,6 +344,8 @@ fn qk_keys(rows: usize) -> usize {
 /// lanes over the head dimension, each reduced to one score by the same `hadd` pattern
 /// whatever the block shape (groups of four keys; a short group repeats its last key, and the
 /// extra lanes land on scores the next block or nobody reads).
+// Index loops over the register block read as the block diagram they are.
+#[allow(clippy::needless_range_loop)]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn qk_block<const RB: usize, const KB: usize>(
@@ -444,6 +446,8 @@ unsafe fn weighted_values(
 }
 
 /// `RB` rows × `8·DV` dimensions of output per pass over the tile's keys.
+// Index loops over the register block read as the block diagram they are.
+#[allow(clippy::needless_range_loop)]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn pv_block<const RB: usize, const DV: usize>(
