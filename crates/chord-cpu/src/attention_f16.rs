@@ -27,8 +27,8 @@ use chord_model::math::expf;
 use chord_model::AttentionShape;
 use core::arch::x86_64::*;
 use half::f16;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Query rows an item aims for: each converted key and value is reused this many times, and the
 /// item's rows of output (`× head_dim` floats) stay in L2.
@@ -72,8 +72,34 @@ struct Scratch {
     rows: Vec<Row>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+/// One [`Scratch`] per pool thread index, owned by the backend. The calling thread grows every
+/// slot to a call's needs before dispatching it, so a worker that takes its first item in the
+/// middle of a decode never allocates (no allocation in the token loop, `tests/no_alloc.rs`).
+pub(crate) struct Scratches(Vec<Mutex<Scratch>>);
+
+impl Scratches {
+    pub(crate) fn new(n_threads: usize) -> Self {
+        Scratches((0..n_threads.max(1)).map(|_| Mutex::default()).collect())
+    }
+
+    /// Room in every slot for items of up to `rows` rows with head size `hd`.
+    fn reserve(&self, rows: usize, hd: usize) {
+        let tk = tile_keys(hd);
+        for slot in &self.0 {
+            let mut sc = slot.lock().unwrap_or_else(|e| e.into_inner());
+            grow(&mut sc.kt, (tk + KEY_PAD) * hd);
+            grow(&mut sc.vt, tk * hd);
+            grow(&mut sc.s, rows * (tk + 16));
+            grow(&mut sc.m, rows);
+            grow(&mut sc.l, rows);
+            grow(&mut sc.rows, rows);
+        }
+    }
+}
+
+/// Capacity for `n` elements (an allocation only when it grows).
+fn grow<T>(v: &mut Vec<T>, n: usize) {
+    v.reserve(n.saturating_sub(v.len()));
 }
 
 /// Runs every (token, head) pair of the call on the pool. The caller checked the buffer sizes,
@@ -81,6 +107,7 @@ thread_local! {
 /// F16C (one of the x86 flavours was selected).
 pub(crate) fn run(
     pool: &ThreadPool,
+    scratch: &Scratches,
     p: &AttentionShape,
     q: &[f32],
     k: &[f16],
@@ -100,10 +127,14 @@ pub(crate) fn run(
     let splits = group.div_ceil(hb);
     let per_block = p.n_head_kv * splits;
     let n_items = tblocks * per_block;
+    scratch.reserve(bt * hb, p.head_dim);
     let next = AtomicUsize::new(0);
-    let work = |_: usize, _: usize| {
-        SCRATCH.with(|cell| {
-            let sc = &mut *cell.borrow_mut();
+    let work = |i: usize, _: usize| {
+        // A thread index beyond the slots (never, by the pool's contract) shares the last one.
+        let slot = &scratch.0[i.min(scratch.0.len() - 1)];
+        {
+            let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let sc = &mut *guard;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n_items {
@@ -133,7 +164,7 @@ pub(crate) fn run(
                 // every key up to the last row's position (checked by the caller).
                 unsafe { item(p, g, q, k, v, out, sc) };
             }
-        })
+        }
     };
     let keys = p.pos0 + p.n_tokens;
     if threads == 1 || p.n_tokens * p.n_head * keys * p.head_dim < 16 * 1024 {
