@@ -122,3 +122,39 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 }
+
+/// A shared backend is a backend: a caller that keeps its own handle (to read a GPU backend's
+/// dispatch counts, say) can still hand the engine a `Box<dyn Backend>`. Every method forwards,
+/// so overrides of the defaults are kept.
+impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn matmul(&self, w: MatRef<'_>, x: &[f32], n_tokens: usize, y: &mut [f32]) -> Result<()> {
+        (**self).matmul(w, x, n_tokens, y)
+    }
+    fn matmul_multi(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        n_tokens: usize,
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        (**self).matmul_multi(ws, x, n_tokens, ys)
+    }
+    fn matmul_multi_grouped(
+        &self,
+        ws: &[MatRef<'_>],
+        x: &[f32],
+        groups: &[usize],
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        (**self).matmul_multi_grouped(ws, x, groups, ys)
+    }
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
+        (**self).swiglu(gate, up)
+    }
+    fn attention(&self, a: AttentionArgs<'_>) -> Result<()> {
+        (**self).attention(a)
+    }
+}

@@ -8,40 +8,6 @@ use chord_model::{AttentionArgs, Backend, KvSlice, MatRef};
 use serde_json::json;
 use std::sync::Arc;
 
-/// The engine owns its backend as a `Box<dyn Backend>`; the model keeps a second handle to the
-/// same GPU backend to read its dispatch counts.
-pub(crate) struct SharedGpu(pub(crate) Arc<GpuBackend>);
-
-impl Backend for SharedGpu {
-    fn name(&self) -> String {
-        self.0.name()
-    }
-
-    fn matmul(
-        &self,
-        w: MatRef<'_>,
-        x: &[f32],
-        n_tokens: usize,
-        y: &mut [f32],
-    ) -> chord_model::Result<()> {
-        self.0.matmul(w, x, n_tokens, y)
-    }
-
-    fn matmul_multi(
-        &self,
-        ws: &[MatRef<'_>],
-        x: &[f32],
-        n_tokens: usize,
-        ys: &mut [&mut [f32]],
-    ) -> chord_model::Result<()> {
-        self.0.matmul_multi(ws, x, n_tokens, ys)
-    }
-
-    fn attention(&self, a: AttentionArgs<'_>) -> chord_model::Result<()> {
-        self.0.attention(a)
-    }
-}
-
 /// Opens the browser's WebGPU adapter and device (suspends while the browser answers).
 pub(crate) fn open() -> Result<Arc<GpuBackend>, String> {
     GpuBackend::new()

@@ -134,7 +134,8 @@ impl Model {
         // SAFETY: the engine is boxed and alive until `Drop`; the session, the only borrow of
         // it that outlives a call, was dropped above, so this is the one reference.
         let engine = unsafe { &mut *self.engine };
-        engine.backend = Box::new(crate::gpu::SharedGpu(gpu.clone()));
+        // The engine gets one handle; `self.gpu` keeps another to read the dispatch counts.
+        engine.backend = Box::new(gpu.clone());
         self.gpu = Some(gpu);
         Ok(info)
     }
