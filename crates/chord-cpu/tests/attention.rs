@@ -218,6 +218,32 @@ fn f16_attention_rows_do_not_depend_on_batching() {
     }
 }
 
+/// A prompt whose prefix came from an earlier call (the server's prefix cache) then the rest as
+/// one chunk: the same bits as the whole prompt in one call, wherever the split falls (around
+/// the row blocks of 4 and 6, the score blocks and every tile size of the cases).
+#[test]
+fn f16_attention_prefix_then_chunk_equals_one_call() {
+    let splits = [
+        1, 2, 3, 4, 5, 7, 11, 17, 18, 19, 31, 32, 33, 63, 64, 65, 127, 128, 129,
+    ];
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for threads in [1, 2] {
+            let be = CpuBackend::with_isa(threads, isa).expect("available ISA");
+            for (ci, &c) in CASES.iter().enumerate() {
+                let n = 140;
+                let data = Data::new(c, n, 99 + ci as u64);
+                let whole = bits(&data.run(c, 0, n, Some(&be)));
+                for s in splits {
+                    let mut p = data.run(c, 0, s, Some(&be));
+                    p.extend(data.run(c, s, n - s, Some(&be)));
+                    let name = isa.name();
+                    assert_eq!(bits(&p), whole, "{c:?} split at {s} on {name} ×{threads}");
+                }
+            }
+        }
+    }
+}
+
 fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
 }
