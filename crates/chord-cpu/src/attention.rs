@@ -46,7 +46,26 @@ impl Rows for [f16] {
     }
 }
 
-pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Result<()> {
+/// Per-thread buffers of the blocked F16 kernel (none elsewhere).
+#[cfg(target_arch = "x86_64")]
+pub(crate) use crate::attention_f16::Scratches;
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) struct Scratches;
+#[cfg(not(target_arch = "x86_64"))]
+impl Scratches {
+    pub(crate) fn new(_: usize) -> Self {
+        Scratches
+    }
+}
+
+pub(crate) fn attention(
+    pool: &ThreadPool,
+    scratch: &Scratches,
+    isa: Isa,
+    a: AttentionArgs<'_>,
+) -> Result<()> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = scratch;
     let fast = matches!(isa, Isa::Avx2 | Isa::Avx512Emu | Isa::Avx512);
     let hd = a.head_dim;
     if hd > MAX_HEAD_DIM || a.n_head_kv == 0 || !a.n_head.is_multiple_of(a.n_head_kv) {
@@ -82,6 +101,12 @@ pub(crate) fn attention(pool: &ThreadPool, isa: Isa, a: AttentionArgs<'_>) -> Re
             run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         (KvSlice::F16(k), KvSlice::F16(v)) if k.len() >= needed && v.len() >= needed => {
+            // The x86 flavours (all with AVX2, FMA and F16C) take the blocked kernel.
+            #[cfg(target_arch = "x86_64")]
+            if fast && crate::attention_f16::supports(hd) {
+                crate::attention_f16::run(pool, scratch, &shape, a.q, k, v, OutPtr::new(a.out));
+                return Ok(());
+            }
             run(pool, fast, &shape, a.q, k, v, OutPtr::new(a.out));
         }
         _ => {

@@ -8,7 +8,11 @@
 
 mod attention;
 #[cfg(target_arch = "x86_64")]
+mod attention_f16;
+#[cfg(target_arch = "x86_64")]
 mod attention_ggml;
+#[cfg(target_arch = "x86_64")]
+mod expf_x86;
 mod matmul;
 mod pool;
 mod simd;

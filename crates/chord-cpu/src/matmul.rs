@@ -17,6 +17,8 @@ use std::sync::Mutex;
 pub struct CpuBackend {
     pool: ThreadPool,
     act: Mutex<Vec<u8>>,
+    /// Attention's per-thread buffers, grown by the calling thread before a job.
+    attn: crate::attention::Scratches,
     isa: Isa,
 }
 
@@ -36,6 +38,7 @@ impl CpuBackend {
         Self {
             pool: ThreadPool::new(n),
             act: Mutex::new(Vec::new()),
+            attn: crate::attention::Scratches::new(n),
             isa: chord_quant::selected_isa(),
         }
     }
@@ -161,7 +164,7 @@ impl Backend for CpuBackend {
     }
 
     fn attention(&self, a: chord_model::AttentionArgs<'_>) -> Result<()> {
-        crate::attention::attention(&self.pool, self.isa, a)
+        crate::attention::attention(&self.pool, &self.attn, self.isa, a)
     }
 
     fn matmul_multi(
