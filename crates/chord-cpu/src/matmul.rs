@@ -9,7 +9,7 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
-use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn};
+use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows2x4Fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -81,6 +81,9 @@ struct Job<'a> {
     dot4t: Option<VecDot4Fn>,
     /// Two rows against one token (per row bit-identical to `dot`; SIMD128 only so far).
     dot2: Option<VecDotRows2Fn>,
+    /// Two rows against four tokens (per output bit-identical to `dot4` and `dot4g`; x86
+    /// Q5_0/Q8_0): each token's block is loaded once for both rows.
+    dot2x4: Option<VecDotRows2x4Fn>,
     w_row: usize,
     out: OutPtr,
 }
@@ -125,6 +128,7 @@ impl CpuBackend {
             dot4g: kernel.func4_grouped(),
             dot4t: kernel.func4_tiled(),
             dot2: chord_quant::vec_dot_rows2(w.ty, self.isa),
+            dot2x4: chord_quant::vec_dot_rows2x4(w.ty, self.isa),
             w_row,
             out: OutPtr::new(y),
         };
@@ -276,8 +280,23 @@ impl Backend for CpuBackend {
 fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_stride: usize) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
     let a = |t: usize| &act[t * a_stride..(t + 1) * a_stride];
-    let quad = |f: VecDot4Fn, ts: [usize; 4]| {
+    // `pairs`: the two-row form of `f`, where it has one (same bits per output).
+    let quad = |f: VecDot4Fn, pairs: Option<VecDotRows2x4Fn>, ts: [usize; 4]| {
         let acts = ts.map(a);
+        let mut r0 = r0;
+        if let Some(f2) = pairs {
+            let row = |r: usize| &w.data[r * w_row..(r + 1) * w_row];
+            while r0 + 2 <= r1 {
+                let v = f2(w.cols, [row(r0), row(r0 + 1)], acts);
+                for (r, vr) in (r0..).zip(&v) {
+                    for (&t, &vk) in ts.iter().zip(vr) {
+                        // SAFETY: as below.
+                        unsafe { *out.get().add(t * w.rows + r) = vk };
+                    }
+                }
+                r0 += 2;
+            }
+        }
         for r in r0..r1 {
             let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
             for (&t, &vk) in ts.iter().zip(&v) {
@@ -316,7 +335,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             // llama.cpp's tiled matmul takes every row of such a ubatch, the tail included
             // (a lone token goes through the four-token kernel with its row repeated).
             while t + 4 <= end {
-                quad(f, [t, t + 1, t + 2, t + 3]);
+                quad(f, None, [t, t + 1, t + 2, t + 3]);
                 t += 4;
             }
             while t < end {
@@ -332,7 +351,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
         }
         if let Some(f) = j.dot4g {
             while t + 4 <= end {
-                quad(f, [t, t + 1, t + 2, t + 3]);
+                quad(f, j.dot2x4, [t, t + 1, t + 2, t + 3]);
                 t += 4;
             }
         }
@@ -342,7 +361,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             t += 1;
             if n_pending == 4 {
                 match j.dot4 {
-                    Some(f) => quad(f, pending),
+                    Some(f) => quad(f, j.dot2x4, pending),
                     None => pending.iter().for_each(|&p| single(p)),
                 }
                 n_pending = 0;

@@ -146,6 +146,37 @@ pub fn vec_dot_rows2(w: GgmlType, isa: Isa) -> Option<VecDotRows2Fn> {
     None
 }
 
+/// Two weight rows against four activation rows (prefill: each token's block and side data are
+/// loaded once for both rows): `(n, [weight row; 2], [activation row; 4]) -> [[f32; 4]; 2]`,
+/// `[row][token]`. Per (row, token) exactly what [`VecDotKernel::func4`] returns, which for the
+/// types that have one is also [`VecDotKernel::func4_grouped`] and the one-token kernel, so any
+/// rows and any four tokens may be grouped. Length rules as for [`VecDotFn`].
+pub type VecDotRows2x4Fn = fn(usize, [&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
+
+/// The two-row four-token kernel of weight type `w` in flavour `isa`, where there is one (x86:
+/// Q5_0, Q8_0); otherwise rows go one by one through [`VecDotKernel::func4`].
+pub fn vec_dot_rows2x4(w: GgmlType, isa: Isa) -> Option<VecDotRows2x4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !isa.is_available() {
+            return None;
+        }
+        // The integer sums are exact, so the AVX2 kernels serve `avx512emu` bit for bit.
+        match (w, isa) {
+            (GgmlType::Q5_0, Isa::Avx2 | Isa::Avx512Emu) => Some(x86::avx2::q5_0_q8_0_2x4),
+            (GgmlType::Q8_0, Isa::Avx2 | Isa::Avx512Emu) => Some(x86::avx2::q8_0_q8_0_2x4),
+            (GgmlType::Q5_0, Isa::Avx512) => Some(x86::avx512::q5_0_q8_0_2x4),
+            (GgmlType::Q8_0, Isa::Avx512) => Some(x86::avx512::q8_0_q8_0_2x4),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, isa);
+        None
+    }
+}
+
 /// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
 /// for the activation-only types Q8_1 and Q8_K).
 pub fn is_supported(ty: GgmlType) -> bool {
