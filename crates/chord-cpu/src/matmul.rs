@@ -9,7 +9,10 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
-use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows2x4Fn};
+use chord_quant::{
+    Isa, TileKernels, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows2x4Fn,
+};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -84,6 +87,8 @@ struct Job<'a> {
     /// Two rows against four tokens (per output bit-identical to `dot4` and `dot4g`; x86
     /// Q5_0/Q8_0): each token's block is loaded once for both rows.
     dot2x4: Option<VecDotRows2x4Fn>,
+    /// Kernels over rows unpacked once per tile (x86 Q5_0), bit-identical to `dot2x4`.
+    tile: Option<TileKernels>,
     w_row: usize,
     out: OutPtr,
 }
@@ -129,6 +134,7 @@ impl CpuBackend {
             dot4t: kernel.func4_tiled(),
             dot2: chord_quant::vec_dot_rows2(w.ty, self.isa),
             dot2x4: chord_quant::vec_dot_rows2x4(w.ty, self.isa),
+            tile: chord_quant::tile_kernels(w.ty, self.isa),
             w_row,
             out: OutPtr::new(y),
         };
@@ -258,7 +264,7 @@ impl Backend for CpuBackend {
                     continue;
                 }
                 let end = r1.min(hi);
-                run_rows(j, r0 - lo, end - lo, groups, act, a_stride);
+                run_rows_unpacked(j, r0 - lo, end - lo, groups, act, a_stride);
                 r0 = end;
             }
         };
@@ -277,14 +283,86 @@ impl Backend for CpuBackend {
 /// has one; otherwise whole groups of four tokens of one sequence take the grouped kernel, as
 /// llama.cpp's repacked gemm takes each ubatch's quads; the rest are pooled across sequences
 /// four at a time into the kernel that is bit-identical to the one-token one, then one by one.
-fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_stride: usize) {
+/// Tokens from which a tile's rows are unpacked once for all its token quads (two quads: below,
+/// unpacking costs about what it saves).
+const UNPACK_MIN_TOKENS: usize = 8;
+
+thread_local! {
+    /// Each thread's unpacked tile (grows to the largest tile once, then is reused).
+    static TILE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`run_rows`], with the rows unpacked first where the weight type has tile kernels and the
+/// batch is big enough.
+fn run_rows_unpacked(
+    j: &Job<'_>,
+    r0: usize,
+    r1: usize,
+    groups: &[usize],
+    act: &[u8],
+    a_stride: usize,
+) {
+    let n_tokens: usize = groups.iter().sum();
+    let Some(tk) = j.tile.filter(|_| n_tokens >= UNPACK_MIN_TOKENS && r0 < r1) else {
+        return run_rows(j, r0, r1, groups, act, a_stride, None);
+    };
+    TILE.with(|cell| {
+        let Ok(mut buf) = cell.try_borrow_mut() else {
+            return run_rows(j, r0, r1, groups, act, a_stride, None);
+        };
+        let ub = (tk.row_bytes)(j.w.cols);
+        if buf.len() < (r1 - r0) * ub {
+            buf.resize((r1 - r0) * ub, 0);
+        }
+        for (r, out) in (r0..r1).zip(buf.chunks_exact_mut(ub)) {
+            (tk.unpack)(j.w.cols, &j.w.data[r * j.w_row..(r + 1) * j.w_row], out);
+        }
+        run_rows(
+            j,
+            r0,
+            r1,
+            groups,
+            act,
+            a_stride,
+            Some((tk, &buf[..(r1 - r0) * ub], ub)),
+        );
+    })
+}
+
+/// Rows `r0..r1` unpacked by a tile kernel: the kernels, the rows, and the bytes of one.
+type Unpacked<'b> = (TileKernels, &'b [u8], usize);
+
+fn run_rows(
+    j: &Job<'_>,
+    r0: usize,
+    r1: usize,
+    groups: &[usize],
+    act: &[u8],
+    a_stride: usize,
+    unpacked: Option<Unpacked<'_>>,
+) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
     let a = |t: usize| &act[t * a_stride..(t + 1) * a_stride];
-    // `pairs`: the two-row form of `f`, where it has one (same bits per output).
-    let quad = |f: VecDot4Fn, pairs: Option<VecDotRows2x4Fn>, ts: [usize; 4]| {
+    // `pairs`: whether `f` is the kernel the two-row and tile kernels reproduce (same bits).
+    let quad = |f: VecDot4Fn, pairs: bool, ts: [usize; 4]| {
         let acts = ts.map(a);
-        let mut r0 = r0;
-        if let Some(f2) = pairs {
+        let (rows0, mut r0) = (r0, r0);
+        if let (Some((tk, buf, ub)), true) = (unpacked, pairs) {
+            let urow = |r: usize| &buf[(r - rows0) * ub..(r - rows0 + 1) * ub];
+            while r0 < r1 {
+                // An odd last row goes with itself.
+                let v = (tk.dot2x4)(w.cols, [urow(r0), urow((r0 + 1).min(r1 - 1))], acts);
+                for (r, vr) in (r0..r1.min(r0 + 2)).zip(&v) {
+                    for (&t, &vk) in ts.iter().zip(vr) {
+                        // SAFETY: as below.
+                        unsafe { *out.get().add(t * w.rows + r) = vk };
+                    }
+                }
+                r0 += 2;
+            }
+            return;
+        }
+        if let (Some(f2), true) = (j.dot2x4, pairs) {
             let row = |r: usize| &w.data[r * w_row..(r + 1) * w_row];
             while r0 + 2 <= r1 {
                 let v = f2(w.cols, [row(r0), row(r0 + 1)], acts);
@@ -335,7 +413,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             // llama.cpp's tiled matmul takes every row of such a ubatch, the tail included
             // (a lone token goes through the four-token kernel with its row repeated).
             while t + 4 <= end {
-                quad(f, None, [t, t + 1, t + 2, t + 3]);
+                quad(f, false, [t, t + 1, t + 2, t + 3]);
                 t += 4;
             }
             while t < end {
@@ -351,7 +429,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
         }
         if let Some(f) = j.dot4g {
             while t + 4 <= end {
-                quad(f, j.dot2x4, [t, t + 1, t + 2, t + 3]);
+                quad(f, true, [t, t + 1, t + 2, t + 3]);
                 t += 4;
             }
         }
@@ -361,7 +439,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             t += 1;
             if n_pending == 4 {
                 match j.dot4 {
-                    Some(f) => quad(f, j.dot2x4, pending),
+                    Some(f) => quad(f, true, pending),
                     None => pending.iter().for_each(|&p| single(p)),
                 }
                 n_pending = 0;

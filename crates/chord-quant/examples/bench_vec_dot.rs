@@ -150,6 +150,34 @@ fn main() {
                     });
                     let per_s = (PREFILL_TOKENS * n * rows) as f64 / dt / 1e6;
                     line += &format!(" 2x4{label}: {per_s:7.1} Melem/s [{acc24:.3e}]");
+                    // Rows unpacked once per tile (the unpacking timed too), then two-row quads.
+                    let Some(tk) = chord_quant::tile_kernels(ty, isa) else {
+                        continue;
+                    };
+                    let ub = (tk.row_bytes)(n);
+                    let mut tile = vec![0u8; 16 * ub];
+                    let mut acc_t = 0f32;
+                    let dt = best_of(|| {
+                        acc_t = 0.0;
+                        for r0 in (0..rows).step_by(16) {
+                            let r1 = (r0 + 16).min(rows);
+                            for (r, out) in (r0..r1).zip(tile.chunks_exact_mut(ub)) {
+                                (tk.unpack)(n, row(r), out);
+                            }
+                            let urow = |r: usize| &tile[(r - r0) * ub..(r - r0 + 1) * ub];
+                            for q in acts.chunks_exact(4) {
+                                let q = [q[0], q[1], q[2], q[3]];
+                                let mut r = r0;
+                                while r < r1 {
+                                    let r2 = (r + 1).min(r1 - 1);
+                                    acc_t += (tk.dot2x4)(n, [urow(r), urow(r2)], q)[1][3];
+                                    r += 2;
+                                }
+                            }
+                        }
+                    });
+                    let per_s = (PREFILL_TOKENS * n * rows) as f64 / dt / 1e6;
+                    line += &format!(" tile{label}: {per_s:7.1} Melem/s [{acc_t:.3e}]");
                 }
             }
         }

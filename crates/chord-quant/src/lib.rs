@@ -177,6 +177,55 @@ pub fn vec_dot_rows2x4(w: GgmlType, isa: Isa) -> Option<VecDotRows2x4Fn> {
     }
 }
 
+/// Bytes of one Q5_0 block unpacked for [`TileKernels`] (x86: 32 quants and an f32 scale).
+pub const Q5_0_UNPACKED: usize = 36;
+
+/// Kernels over weight rows unpacked once per tile of rows (prefill: each tile of rows is
+/// passed by every token of the batch, so unpacking it once instead of once per four tokens
+/// saves most of the per-block weight work). The unpacked layout is private to the kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct TileKernels {
+    /// Bytes of one unpacked row of length `n` (a whole number of blocks).
+    pub row_bytes: fn(usize) -> usize,
+    /// `(n, weight row, out)`: writes the unpacked row into `out` (`row_bytes(n)` bytes; blocks
+    /// beyond the shorter of the two are skipped).
+    pub unpack: fn(usize, &[u8], &mut [u8]),
+    /// Two unpacked rows × four activation rows, `[row][token]`: per output exactly what
+    /// [`vec_dot_rows2x4`] (and [`VecDotKernel::func4`]) returns on the packed rows. Length
+    /// rules as for [`VecDotFn`].
+    pub dot2x4: VecDotRows2x4Fn,
+}
+
+/// The tile kernels of weight type `w` in flavour `isa`, where there are some (x86: Q5_0).
+pub fn tile_kernels(w: GgmlType, isa: Isa) -> Option<TileKernels> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !isa.is_available() || w != GgmlType::Q5_0 {
+            return None;
+        }
+        let row_bytes = |n: usize| n / 32 * Q5_0_UNPACKED;
+        // The integer sums are exact, so the AVX2 kernels serve `avx512emu` bit for bit.
+        Some(match isa {
+            Isa::Avx512 => TileKernels {
+                row_bytes,
+                unpack: x86::avx512::unpack_q5_0_row,
+                dot2x4: x86::avx512::q5_0_unpacked_2x4,
+            },
+            Isa::Avx2 | Isa::Avx512Emu => TileKernels {
+                row_bytes,
+                unpack: x86::avx2::unpack_q5_0_row,
+                dot2x4: x86::avx2::q5_0_unpacked_2x4,
+            },
+            _ => return None,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, isa);
+        None
+    }
+}
+
 /// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
 /// for the activation-only types Q8_1 and Q8_K).
 pub fn is_supported(ty: GgmlType) -> bool {

@@ -12,6 +12,23 @@
 //! [`crate::VecDotFn`] documents) but must only be called on a CPU with the module's features:
 //! `dot.rs` hands them out only after runtime detection.
 
+/// One Q5_0 block as the tile kernels read it (`crate::Q5_0_UNPACKED` bytes): the 32 quants
+/// without their offset (`nibble | fifth bit << 4`, 0..32) and the scale as an f32. Made once
+/// per tile of rows (`unpack_q5_0_row`) so every token quad of the tile skips the unpacking.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct UnpackedQ5_0 {
+    q: [u8; 32],
+    d: [u8; 4],
+}
+
+// SAFETY: `repr(C)`, byte arrays only.
+unsafe impl crate::block::Block for UnpackedQ5_0 {
+    const ELEMS: usize = 32;
+}
+
+const _: () = assert!(core::mem::size_of::<UnpackedQ5_0>() == crate::Q5_0_UNPACKED);
+
 macro_rules! x86_kernels {
     ($feat:literal, $vnni:literal) => {
         use crate::block::as_blocks;
@@ -20,6 +37,7 @@ macro_rules! x86_kernels {
         use crate::legacy::{
             BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1, Q8_0_EXTRA,
         };
+        use super::UnpackedQ5_0;
         use core::arch::x86_64::*;
 
         const QK: usize = 32;
@@ -799,6 +817,40 @@ macro_rules! x86_kernels {
             }
         }
 
+        /// Writes Q5_0 row `w` (its first `n / 32` blocks, at most as many as `out` holds) as
+        /// [`UnpackedQ5_0`] blocks.
+        #[target_feature(enable = $feat)]
+        unsafe fn unpack_q5_0_row_impl(n: usize, w: &[u8], out: &mut [u8]) {
+            let xs = as_blocks::<BlockQ5_0>(w);
+            let outs = out.chunks_exact_mut(core::mem::size_of::<UnpackedQ5_0>());
+            for (x, o) in xs.iter().take(n / QK).zip(outs) {
+                let (d, q) = unpack_q5_0_unsigned(x);
+                _mm256_storeu_si256(o.as_mut_ptr().cast(), q);
+                o[32..].copy_from_slice(&d.to_le_bytes());
+            }
+        }
+
+        /// Two unpacked Q5_0 rows × four tokens: per output the bits of
+        /// [`q5_0_q8_0_2x4_impl`] on the packed rows (the same quants and scales).
+        #[target_feature(enable = $feat)]
+        unsafe fn q5_0_unpacked_2x4_impl(
+            n: usize,
+            w: [&[u8]; 2],
+            a: [&[u8]; 4],
+        ) -> [[f32; 4]; 2] {
+            let unpack = |x: &UnpackedQ5_0| (f32::from_le_bytes(x.d), load32(&x.q));
+            match q8_0_rows_with_extra(n, a) {
+                Some((ys, es)) => legacy_extra_2x4::<UnpackedQ5_0, true>(n, w, ys, es, unpack),
+                // Without side data: the signed quants and the sign trick, as `legacy_x4`.
+                None => w.map(|w| {
+                    legacy_x4::<UnpackedQ5_0>(n, w, a, |x| {
+                        let (d, q) = unpack(x);
+                        (d, _mm256_sub_epi8(q, _mm256_set1_epi8(16)))
+                    })
+                }),
+            }
+        }
+
         /// Q4_K against 4 activation rows (scales and nibbles unpacked once per block).
         #[target_feature(enable = $feat)]
         unsafe fn q4_k_q8_k_x4_impl<const GEMM: bool>(
@@ -1065,6 +1117,12 @@ macro_rules! x86_kernels {
         }
         pub(crate) fn q5_0_q8_0_2x4(n: usize, w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
             unsafe { q5_0_q8_0_2x4_impl(n, w, a) }
+        }
+        pub(crate) fn unpack_q5_0_row(n: usize, w: &[u8], out: &mut [u8]) {
+            unsafe { unpack_q5_0_row_impl(n, w, out) }
+        }
+        pub(crate) fn q5_0_unpacked_2x4(n: usize, w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
+            unsafe { q5_0_unpacked_2x4_impl(n, w, a) }
         }
         pub(crate) fn q4_k_q8_k_x4(n: usize, w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
             unsafe { q4_k_q8_k_x4_impl::<false>(n, w, a) }

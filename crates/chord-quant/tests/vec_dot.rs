@@ -572,3 +572,87 @@ fn two_row_kernels_equal_the_four_token_kernel() {
         assert!(checked >= 8, "{checked}");
     }
 }
+
+/// The tile kernels on rows they unpacked return, per (row, token), exactly the two-row and
+/// four-token kernels' bits on the packed rows: with and without side data, a row paired with
+/// itself, and an unpack buffer shorter than the row (only the blocks it holds count).
+#[test]
+fn tile_kernels_on_unpacked_rows_equal_the_packed_kernels() {
+    let mut rng = Rng::new(36);
+    let mut checked = 0;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for w_ty in WEIGHT_TYPES {
+            let Some(tk) = chord_quant::tile_kernels(w_ty, isa) else {
+                continue;
+            };
+            let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
+            let f4 = k
+                .func4()
+                .expect("a four-token kernel wherever there are tile kernels");
+            for n in [32usize, 640, 4864] {
+                let w: Vec<Vec<u8>> = (0..2).map(|_| random_weights(w_ty, n, &mut rng)).collect();
+                let u: Vec<Vec<u8>> = w
+                    .iter()
+                    .map(|w| {
+                        let mut u = vec![0u8; (tk.row_bytes)(n)];
+                        (tk.unpack)(n, w, &mut u);
+                        u
+                    })
+                    .collect();
+                let ab = row_bytes(k.act_ty, n).unwrap();
+                let acts: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+                        let mut v = vec![0u8; ab + act_extra_bytes(k.act_ty, n)];
+                        let (row, ext) = v.split_at_mut(ab);
+                        quantize_activation(k.act_ty, &x, row).unwrap();
+                        fill_act_extra(k.act_ty, n, row, ext).unwrap();
+                        v
+                    })
+                    .collect();
+                let plain: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..ab]);
+                let extra: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..]);
+                for (what, a) in [("plain", plain), ("side data", extra)] {
+                    let got = (tk.dot2x4)(n, [&u[0], &u[1]], a);
+                    let same = (tk.dot2x4)(n, [&u[1], &u[1]], a);
+                    for r in 0..2 {
+                        let four = f4(n, &w[r], a);
+                        for t in 0..4 {
+                            let one = k.dot(n, &w[r], plain[t]);
+                            let msg =
+                                format!("{w_ty} {} n={n} {what} row {r} token {t}", isa.name());
+                            assert_eq!(got[r][t].to_bits(), four[t].to_bits(), "{msg}: vs x4");
+                            assert_eq!(got[r][t].to_bits(), one.to_bits(), "{msg}: vs one row");
+                        }
+                    }
+                    assert_eq!(
+                        same[0].map(f32::to_bits),
+                        got[1].map(f32::to_bits),
+                        "{w_ty} pair"
+                    );
+                    assert_eq!(
+                        same[1].map(f32::to_bits),
+                        got[1].map(f32::to_bits),
+                        "{w_ty} pair"
+                    );
+                }
+                // Half the unpacked row: the first half of the blocks, like a half-length row.
+                if n > 32 {
+                    let half = &u[0][..u[0].len() / 2];
+                    let wh = &w[0][..w[0].len() / 2];
+                    let got = (tk.dot2x4)(n, [half, half], extra);
+                    let want = f4(n, wh, extra);
+                    assert_eq!(
+                        got[0].map(f32::to_bits),
+                        want.map(f32::to_bits),
+                        "{w_ty} half"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    if Isa::Avx2.is_available() {
+        assert!(checked >= 3, "{checked}");
+    }
+}
