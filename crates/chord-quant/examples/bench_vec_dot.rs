@@ -1,6 +1,7 @@
 //! Rough throughput of the vec-dot kernels and of dequantization, per type and ISA flavour:
-//! `[CHORD_BENCH_COLS=n] [CHORD_BENCH_ISA=avx2] cargo run --release -p chord-quant --example
-//! bench_vec_dot [n_rows] [TYPE...]` (best of five runs of at least 20 ms each).
+//! `[CHORD_BENCH_COLS=n] [CHORD_BENCH_ISA=avx2] [CHORD_BENCH_TOKENS=128] cargo run --release -p
+//! chord-quant --example bench_vec_dot [n_rows] [TYPE...]` (best of seven runs of at least 20 ms
+//! each, in thread CPU time).
 
 use chord_gguf::GgmlType;
 use chord_quant::{dequantize, quantize_activation, row_bytes, Isa, VecDotKernel};
@@ -18,6 +19,12 @@ fn main() {
         .unwrap_or(1536);
     // Optional type names after the row count restrict the run (e.g. `Q5_0 Q8_0`).
     let only: Vec<String> = std::env::args().skip(2).collect();
+    // Tokens of the prefill measurement: a `chord bench -p 128` batch unless
+    // `CHORD_BENCH_TOKENS` (a multiple of 4) says otherwise, e.g. 8 for the server's batches.
+    let prefill_tokens: usize = std::env::var("CHORD_BENCH_TOKENS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(128, |t: usize| t.max(4) / 4 * 4);
     // `CHORD_BENCH_ISA=avx2` measures one flavour only.
     let only_isa = std::env::var("CHORD_BENCH_ISA").ok();
     let types = chord_quant::WEIGHT_TYPES
@@ -92,10 +99,10 @@ fn main() {
                 );
             }
             // The prefill kernels as chord-cpu's matmul runs them: tiles of 16 weight rows, each
-            // passed by 128 distinct tokens four at a time (the tile stays in L1, the tokens
+            // passed by the batch's distinct tokens four at a time (the tile stays in L1, the tokens
             // in L2), one row per call (x4) or two (2x4); token-elements per second.
             if let Some(f4) = k.func4_grouped() {
-                let toks: Vec<Vec<u8>> = (0..PREFILL_TOKENS)
+                let toks: Vec<Vec<u8>> = (0..prefill_tokens)
                     .map(|t| {
                         let xt: Vec<f32> = x.iter().map(|v| v * (1.0 + t as f32 / 64.0)).collect();
                         let mut r = vec![0u8; ab + extra];
@@ -127,7 +134,7 @@ fn main() {
                             }
                         }
                     });
-                    let per_s = (PREFILL_TOKENS * n * rows) as f64 / dt / 1e6;
+                    let per_s = (prefill_tokens * n * rows) as f64 / dt / 1e6;
                     line += &format!(" x4{label}: {per_s:7.1} Melem/s [{acc4:.3e}]");
                     let Some(f24) = f24 else { continue };
                     let mut acc24 = 0f32;
@@ -148,7 +155,7 @@ fn main() {
                             }
                         }
                     });
-                    let per_s = (PREFILL_TOKENS * n * rows) as f64 / dt / 1e6;
+                    let per_s = (prefill_tokens * n * rows) as f64 / dt / 1e6;
                     line += &format!(" 2x4{label}: {per_s:7.1} Melem/s [{acc24:.3e}]");
                     // Rows unpacked once per tile (the unpacking timed too), then two-row quads.
                     let Some(tk) = chord_quant::tile_kernels(ty, isa) else {
@@ -176,7 +183,7 @@ fn main() {
                             }
                         }
                     });
-                    let per_s = (PREFILL_TOKENS * n * rows) as f64 / dt / 1e6;
+                    let per_s = (prefill_tokens * n * rows) as f64 / dt / 1e6;
                     line += &format!(" tile{label}: {per_s:7.1} Melem/s [{acc_t:.3e}]");
                 }
             }
@@ -184,9 +191,6 @@ fn main() {
         println!("{line}");
     }
 }
-
-/// Tokens of the prefill measurement (a `chord bench -p 128` batch).
-const PREFILL_TOKENS: usize = 128;
 
 /// Seconds per call of `f`: the shortest of seven timed runs, each repeating `f` for at least
 /// 20 ms (the machine is shared: the minimum is the least disturbed run; short runs are noise).
