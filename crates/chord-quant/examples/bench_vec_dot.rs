@@ -232,7 +232,7 @@ fn thread_cpu_seconds() -> Option<f64> {
     let mut t = Timespec { sec: 0, nsec: 0 };
     // SAFETY: `t` is a valid, writable timespec (64-bit Linux layout).
     let ok = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
-    ok.then(|| t.sec as f64 + t.nsec as f64 * 1e-9)
+    ok.then_some(t.sec as f64 + t.nsec as f64 * 1e-9)
 }
 
 #[cfg(not(target_os = "linux"))]
