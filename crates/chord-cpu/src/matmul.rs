@@ -12,7 +12,6 @@ use chord_model::{Backend, MatRef, ModelError, Result};
 use chord_quant::{
     Isa, TileKernels, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows2x4Fn,
 };
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -287,10 +286,11 @@ impl Backend for CpuBackend {
 /// unpacking costs about what it saves).
 const UNPACK_MIN_TOKENS: usize = 8;
 
-thread_local! {
-    /// Each thread's unpacked tile (grows to the largest tile once, then is reused).
-    static TILE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+/// The stack buffer rows are unpacked into: a 16-row tile of 640-column Q5_0 rows takes 11.5
+/// KiB; longer rows go in sub-tiles of as many rows as fit. On the stack so that the token loop
+/// never allocates (a thread-local buffer would grow whenever a worker first meets a wider
+/// matrix, possibly in a decode step).
+const TILE_BYTES: usize = 32 * 1024;
 
 /// [`run_rows`], with the rows unpacked first where the weight type has tile kernels and the
 /// batch is big enough.
@@ -303,30 +303,33 @@ fn run_rows_unpacked(
     a_stride: usize,
 ) {
     let n_tokens: usize = groups.iter().sum();
-    let Some(tk) = j.tile.filter(|_| n_tokens >= UNPACK_MIN_TOKENS && r0 < r1) else {
+    let Some(tk) = j.tile.filter(|_| n_tokens >= UNPACK_MIN_TOKENS) else {
         return run_rows(j, r0, r1, groups, act, a_stride, None);
     };
-    TILE.with(|cell| {
-        let Ok(mut buf) = cell.try_borrow_mut() else {
-            return run_rows(j, r0, r1, groups, act, a_stride, None);
-        };
-        let ub = (tk.row_bytes)(j.w.cols);
-        if buf.len() < (r1 - r0) * ub {
-            buf.resize((r1 - r0) * ub, 0);
-        }
-        for (r, out) in (r0..r1).zip(buf.chunks_exact_mut(ub)) {
-            (tk.unpack)(j.w.cols, &j.w.data[r * j.w_row..(r + 1) * j.w_row], out);
+    let ub = (tk.row_bytes)(j.w.cols);
+    // Whole row pairs per sub-tile.
+    let fit = TILE_BYTES / ub.max(1) / 2 * 2;
+    if fit == 0 {
+        return run_rows(j, r0, r1, groups, act, a_stride, None);
+    }
+    let mut buf = [0u8; TILE_BYTES];
+    let mut r = r0;
+    while r < r1 {
+        let e = (r + fit).min(r1);
+        for (row, out) in (r..e).zip(buf.chunks_exact_mut(ub)) {
+            (tk.unpack)(j.w.cols, &j.w.data[row * j.w_row..(row + 1) * j.w_row], out);
         }
         run_rows(
             j,
-            r0,
-            r1,
+            r,
+            e,
             groups,
             act,
             a_stride,
-            Some((tk, &buf[..(r1 - r0) * ub], ub)),
+            Some((tk, &buf[..(e - r) * ub], ub)),
         );
-    })
+        r = e;
+    }
 }
 
 /// Rows `r0..r1` unpacked by a tile kernel: the kernels, the rows, and the bytes of one.
