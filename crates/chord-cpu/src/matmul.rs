@@ -9,7 +9,10 @@
 
 use crate::pool::{SharedOut, ThreadPool};
 use chord_model::{Backend, MatRef, ModelError, Result};
-use chord_quant::{Isa, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows8Fn};
+use chord_quant::{
+    Isa, TileKernels, VecDot4Fn, VecDotFn, VecDotKernel, VecDotRows2Fn, VecDotRows2x4Fn,
+    VecDotRows8Fn,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -87,6 +90,11 @@ struct Job<'a> {
     /// Eight rows at once in `dot4g`'s / `dot4t`'s order (x86 Q4_K / Q6_K).
     rows8g: Option<VecDotRows8Fn>,
     rows8t: Option<VecDotRows8Fn>,
+    /// Two rows against four tokens (per output bit-identical to `dot4` and `dot4g`; x86
+    /// Q5_0/Q8_0): each token's block is loaded once for both rows.
+    dot2x4: Option<VecDotRows2x4Fn>,
+    /// Kernels over rows unpacked once per tile (x86 Q5_0), bit-identical to `dot2x4`.
+    tile: Option<TileKernels>,
     w_row: usize,
     out: OutPtr,
 }
@@ -136,6 +144,8 @@ impl CpuBackend {
             dot2: chord_quant::vec_dot_rows2(w.ty, self.isa),
             rows8g: kernel.rows8_grouped(),
             rows8t: kernel.rows8_tiled(),
+            dot2x4: chord_quant::vec_dot_rows2x4(w.ty, self.isa),
+            tile: chord_quant::tile_kernels(w.ty, self.isa),
             w_row,
             out: OutPtr::new(y),
         };
@@ -265,7 +275,7 @@ impl Backend for CpuBackend {
                     continue;
                 }
                 let end = r1.min(hi);
-                run_rows(j, r0 - lo, end - lo, groups, act, a_stride);
+                run_rows_unpacked(j, r0 - lo, end - lo, groups, act, a_stride);
                 r0 = end;
             }
         };
@@ -278,6 +288,59 @@ impl Backend for CpuBackend {
     }
 }
 
+/// Tokens from which a tile's rows are unpacked once for all its token quads (two quads: below,
+/// unpacking costs about what it saves).
+const UNPACK_MIN_TOKENS: usize = 8;
+
+/// The stack buffer rows are unpacked into: a 16-row tile of 640-column Q5_0 rows takes 11.5
+/// KiB; longer rows go in sub-tiles of as many rows as fit. On the stack so that the token loop
+/// never allocates (a thread-local buffer would grow whenever a worker first meets a wider
+/// matrix, possibly in a decode step).
+const TILE_BYTES: usize = 32 * 1024;
+
+/// [`run_rows`], with the rows unpacked first where the weight type has tile kernels and the
+/// batch is big enough.
+fn run_rows_unpacked(
+    j: &Job<'_>,
+    r0: usize,
+    r1: usize,
+    groups: &[usize],
+    act: &[u8],
+    a_stride: usize,
+) {
+    let n_tokens: usize = groups.iter().sum();
+    let Some(tk) = j.tile.filter(|_| n_tokens >= UNPACK_MIN_TOKENS) else {
+        return run_rows(j, r0, r1, groups, act, a_stride, None);
+    };
+    let ub = (tk.row_bytes)(j.w.cols);
+    // Whole row pairs per sub-tile.
+    let fit = TILE_BYTES / ub.max(1) / 2 * 2;
+    if fit == 0 {
+        return run_rows(j, r0, r1, groups, act, a_stride, None);
+    }
+    let mut buf = [0u8; TILE_BYTES];
+    let mut r = r0;
+    while r < r1 {
+        let e = (r + fit).min(r1);
+        for (row, out) in (r..e).zip(buf.chunks_exact_mut(ub)) {
+            (tk.unpack)(j.w.cols, &j.w.data[row * j.w_row..(row + 1) * j.w_row], out);
+        }
+        run_rows(
+            j,
+            r,
+            e,
+            groups,
+            act,
+            a_stride,
+            Some((tk, &buf[..(e - r) * ub], ub)),
+        );
+        r = e;
+    }
+}
+
+/// Rows `r0..r1` unpacked by a tile kernel: the kernels, the rows, and the bytes of one.
+type Unpacked<'b> = (TileKernels, &'b [u8], usize);
+
 /// Rows `r0..r1` of one matrix against every token, reproducing which kernel order llama.cpp's
 /// x86 build gives each token (`groups`: tokens per sequence, in order; each is one ubatch):
 /// a sequence of at least TILED_MIN_ROWS tokens takes the tiled order where the weight type
@@ -285,13 +348,54 @@ impl Backend for CpuBackend {
 /// llama.cpp's repacked gemm takes each ubatch's quads; the rest are pooled across sequences
 /// four at a time into the kernel that is bit-identical to the one-token one, then one by one.
 /// Where an eight-row kernel computes the tiled or grouped order, it takes the rows in eights
-/// (same bits) and the four-token kernel only the rows left over.
-fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_stride: usize) {
+/// (same bits) and the four-token kernel only the rows left over; where a two-row kernel
+/// reproduces the four-token one, it takes the rows in pairs, from `unpacked` rows if given.
+fn run_rows(
+    j: &Job<'_>,
+    r0: usize,
+    r1: usize,
+    groups: &[usize],
+    act: &[u8],
+    a_stride: usize,
+    unpacked: Option<Unpacked<'_>>,
+) {
     let (w, w_row, out) = (&j.w, j.w_row, j.out);
     let a = |t: usize| &act[t * a_stride..(t + 1) * a_stride];
-    let quad = |f: VecDot4Fn, ts: [usize; 4], r0: usize| {
+    // `pairs`: whether `f` is the kernel the two-row and tile kernels reproduce (same bits);
+    // `rs`: the first row not already taken by an eight-row kernel.
+    let quad = |f: VecDot4Fn, pairs: bool, ts: [usize; 4], rs: usize| {
         let acts = ts.map(a);
-        for r in r0..r1 {
+        let mut r = rs;
+        if let (Some((tk, buf, ub)), true) = (unpacked, pairs) {
+            // The buffer starts at this call's first row.
+            let urow = |r: usize| &buf[(r - r0) * ub..(r - r0 + 1) * ub];
+            while r < r1 {
+                // An odd last row goes with itself.
+                let v = (tk.dot2x4)(w.cols, [urow(r), urow((r + 1).min(r1 - 1))], acts);
+                for (rr, vr) in (r..r1.min(r + 2)).zip(&v) {
+                    for (&t, &vk) in ts.iter().zip(vr) {
+                        // SAFETY: as below.
+                        unsafe { *out.get().add(t * w.rows + rr) = vk };
+                    }
+                }
+                r += 2;
+            }
+            return;
+        }
+        if let (Some(f2), true) = (j.dot2x4, pairs) {
+            let row = |r: usize| &w.data[r * w_row..(r + 1) * w_row];
+            while r + 2 <= r1 {
+                let v = f2(w.cols, [row(r), row(r + 1)], acts);
+                for (rr, vr) in (r..).zip(&v) {
+                    for (&t, &vk) in ts.iter().zip(vr) {
+                        // SAFETY: as below.
+                        unsafe { *out.get().add(t * w.rows + rr) = vk };
+                    }
+                }
+                r += 2;
+            }
+        }
+        for r in r..r1 {
             let v = f(w.cols, &w.data[r * w_row..(r + 1) * w_row], acts);
             for (&t, &vk) in ts.iter().zip(&v) {
                 // SAFETY: as below.
@@ -363,7 +467,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             // (a lone token goes through the four-token kernel with its row repeated).
             let rest = rows8(j.rows8t, t, end);
             while t + 4 <= end {
-                quad(f, [t, t + 1, t + 2, t + 3], rest);
+                quad(f, false, [t, t + 1, t + 2, t + 3], rest);
                 t += 4;
             }
             while t < end {
@@ -382,7 +486,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             if quads_end > t {
                 let rest = rows8(j.rows8g, t, quads_end);
                 while t < quads_end {
-                    quad(f, [t, t + 1, t + 2, t + 3], rest);
+                    quad(f, true, [t, t + 1, t + 2, t + 3], rest);
                     t += 4;
                 }
             }
@@ -393,7 +497,7 @@ fn run_rows(j: &Job<'_>, r0: usize, r1: usize, groups: &[usize], act: &[u8], a_s
             t += 1;
             if n_pending == 4 {
                 match j.dot4 {
-                    Some(f) => quad(f, pending, r0),
+                    Some(f) => quad(f, true, pending, r0),
                     None => pending.iter().for_each(|&p| single(p)),
                 }
                 n_pending = 0;

@@ -149,6 +149,86 @@ pub fn vec_dot_rows2(w: GgmlType, isa: Isa) -> Option<VecDotRows2Fn> {
     None
 }
 
+/// Two weight rows against four activation rows (prefill: each token's block and side data are
+/// loaded once for both rows): `(n, [weight row; 2], [activation row; 4]) -> [[f32; 4]; 2]`,
+/// `[row][token]`. Per (row, token) exactly what [`VecDotKernel::func4`] returns, which for the
+/// types that have one is also [`VecDotKernel::func4_grouped`] and the one-token kernel, so any
+/// rows and any four tokens may be grouped. Length rules as for [`VecDotFn`].
+pub type VecDotRows2x4Fn = fn(usize, [&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
+
+/// The two-row four-token kernel of weight type `w` in flavour `isa`, where there is one (x86:
+/// Q5_0, Q8_0); otherwise rows go one by one through [`VecDotKernel::func4`].
+pub fn vec_dot_rows2x4(w: GgmlType, isa: Isa) -> Option<VecDotRows2x4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !isa.is_available() {
+            return None;
+        }
+        // The integer sums are exact, so the AVX2 kernels serve `avx512emu` bit for bit.
+        match (w, isa) {
+            (GgmlType::Q5_0, Isa::Avx2 | Isa::Avx512Emu) => Some(x86::avx2::q5_0_q8_0_2x4),
+            (GgmlType::Q8_0, Isa::Avx2 | Isa::Avx512Emu) => Some(x86::avx2::q8_0_q8_0_2x4),
+            (GgmlType::Q5_0, Isa::Avx512) => Some(x86::avx512::q5_0_q8_0_2x4),
+            (GgmlType::Q8_0, Isa::Avx512) => Some(x86::avx512::q8_0_q8_0_2x4),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, isa);
+        None
+    }
+}
+
+/// Bytes of one Q5_0 block unpacked for [`TileKernels`] (x86: 32 quants and an f32 scale).
+pub const Q5_0_UNPACKED: usize = 36;
+
+/// Kernels over weight rows unpacked once per tile of rows (prefill: each tile of rows is
+/// passed by every token of the batch, so unpacking it once instead of once per four tokens
+/// saves most of the per-block weight work). The unpacked layout is private to the kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct TileKernels {
+    /// Bytes of one unpacked row of length `n` (a whole number of blocks).
+    pub row_bytes: fn(usize) -> usize,
+    /// `(n, weight row, out)`: writes the unpacked row into `out` (`row_bytes(n)` bytes; blocks
+    /// beyond the shorter of the two are skipped).
+    pub unpack: fn(usize, &[u8], &mut [u8]),
+    /// Two unpacked rows × four activation rows, `[row][token]`: per output exactly what
+    /// [`vec_dot_rows2x4`] (and [`VecDotKernel::func4`]) returns on the packed rows. Length
+    /// rules as for [`VecDotFn`].
+    pub dot2x4: VecDotRows2x4Fn,
+}
+
+/// The tile kernels of weight type `w` in flavour `isa`, where there are some (x86: Q5_0).
+pub fn tile_kernels(w: GgmlType, isa: Isa) -> Option<TileKernels> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !isa.is_available() || w != GgmlType::Q5_0 {
+            return None;
+        }
+        let row_bytes = |n: usize| n / 32 * Q5_0_UNPACKED;
+        // The integer sums are exact, so the AVX2 kernels serve `avx512emu` bit for bit.
+        Some(match isa {
+            Isa::Avx512 => TileKernels {
+                row_bytes,
+                unpack: x86::avx512::unpack_q5_0_row,
+                dot2x4: x86::avx512::q5_0_unpacked_2x4,
+            },
+            Isa::Avx2 | Isa::Avx512Emu => TileKernels {
+                row_bytes,
+                unpack: x86::avx2::unpack_q5_0_row,
+                dot2x4: x86::avx2::q5_0_unpacked_2x4,
+            },
+            _ => return None,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, isa);
+        None
+    }
+}
+
 /// Whether [`dequantize`] handles `ty` (and [`vec_dot`] has a kernel for it as weights, except
 /// for the activation-only types Q8_1 and Q8_K).
 pub fn is_supported(ty: GgmlType) -> bool {

@@ -558,3 +558,167 @@ fn eight_row_kernels_equal_the_four_token_kernels() {
         assert!(checked >= 40, "{checked}");
     }
 }
+
+/// The two-row four-token kernels return, per (row, token), exactly the four-token kernel's and
+/// the single-row kernel's bits: with and without side data, with only some rows carrying it,
+/// on random blocks and row lengths of 1 to 152 blocks; and they ignore blocks beyond the
+/// shortest slice instead of reading past it.
+#[test]
+fn two_row_kernels_equal_the_four_token_kernel() {
+    let mut rng = Rng::new(24);
+    let mut checked = 0;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for w_ty in WEIGHT_TYPES {
+            let Some(f24) = chord_quant::vec_dot_rows2x4(w_ty, isa) else {
+                continue;
+            };
+            let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
+            let f4 = k
+                .func4()
+                .expect("a four-token kernel wherever there is a two-row one");
+            let f4g = k.func4_grouped().expect("and a grouped one");
+            for n in [32usize, 256, 640, 4864] {
+                let w: Vec<Vec<u8>> = (0..2).map(|_| random_weights(w_ty, n, &mut rng)).collect();
+                let acts: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+                        let mut a = vec![0u8; row_bytes(k.act_ty, n).unwrap()];
+                        quantize_activation(k.act_ty, &x, &mut a).unwrap();
+                        let mut v = a.clone();
+                        v.resize(a.len() + act_extra_bytes(k.act_ty, n), 0);
+                        let (row, ext) = v.split_at_mut(a.len());
+                        fill_act_extra(k.act_ty, n, row, ext).unwrap();
+                        v
+                    })
+                    .collect();
+                let ab = row_bytes(k.act_ty, n).unwrap();
+                let plain: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..ab]);
+                let extra: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..]);
+                let mixed: [&[u8]; 4] =
+                    std::array::from_fn(|t| if t == 2 { plain[t] } else { extra[t] });
+                for (what, a) in [("plain", plain), ("side data", extra), ("mixed", mixed)] {
+                    let got = f24(n, [&w[0], &w[1]], a);
+                    for r in 0..2 {
+                        let four = f4(n, &w[r], a);
+                        let grouped = f4g(n, &w[r], a);
+                        for t in 0..4 {
+                            let one = k.dot(n, &w[r], plain[t]);
+                            let msg =
+                                format!("{w_ty} {} n={n} {what} row {r} token {t}", isa.name());
+                            assert_eq!(got[r][t].to_bits(), four[t].to_bits(), "{msg}: vs x4");
+                            assert_eq!(
+                                got[r][t].to_bits(),
+                                grouped[t].to_bits(),
+                                "{msg}: vs grouped"
+                            );
+                            assert_eq!(got[r][t].to_bits(), one.to_bits(), "{msg}: vs one row");
+                        }
+                    }
+                }
+                // A shorter second row: only the blocks all slices have count, for both rows.
+                if n > 32 {
+                    let short = &w[1][..w[1].len() / 2];
+                    let got = f24(n, [&w[0], short], extra);
+                    let want = f4(n, short, extra);
+                    let want0 = f4(n, &w[0][..short.len()], extra);
+                    for t in 0..4 {
+                        assert_eq!(got[1][t].to_bits(), want[t].to_bits(), "{w_ty} short row");
+                        assert_eq!(
+                            got[0][t].to_bits(),
+                            want0[t].to_bits(),
+                            "{w_ty} short row 0"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    if Isa::Avx2.is_available() {
+        assert!(checked >= 8, "{checked}");
+    }
+}
+
+/// The tile kernels on rows they unpacked return, per (row, token), exactly the two-row and
+/// four-token kernels' bits on the packed rows: with and without side data, a row paired with
+/// itself, and an unpack buffer shorter than the row (only the blocks it holds count).
+#[test]
+fn tile_kernels_on_unpacked_rows_equal_the_packed_kernels() {
+    let mut rng = Rng::new(36);
+    let mut checked = 0;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        for w_ty in WEIGHT_TYPES {
+            let Some(tk) = chord_quant::tile_kernels(w_ty, isa) else {
+                continue;
+            };
+            let k = VecDotKernel::with_isa(w_ty, isa).unwrap();
+            let f4 = k
+                .func4()
+                .expect("a four-token kernel wherever there are tile kernels");
+            for n in [32usize, 640, 4864] {
+                let w: Vec<Vec<u8>> = (0..2).map(|_| random_weights(w_ty, n, &mut rng)).collect();
+                let u: Vec<Vec<u8>> = w
+                    .iter()
+                    .map(|w| {
+                        let mut u = vec![0u8; (tk.row_bytes)(n)];
+                        (tk.unpack)(n, w, &mut u);
+                        u
+                    })
+                    .collect();
+                let ab = row_bytes(k.act_ty, n).unwrap();
+                let acts: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let x: Vec<f32> = (0..n).map(|_| rng.normal(1.0)).collect();
+                        let mut v = vec![0u8; ab + act_extra_bytes(k.act_ty, n)];
+                        let (row, ext) = v.split_at_mut(ab);
+                        quantize_activation(k.act_ty, &x, row).unwrap();
+                        fill_act_extra(k.act_ty, n, row, ext).unwrap();
+                        v
+                    })
+                    .collect();
+                let plain: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..ab]);
+                let extra: [&[u8]; 4] = std::array::from_fn(|t| &acts[t][..]);
+                for (what, a) in [("plain", plain), ("side data", extra)] {
+                    let got = (tk.dot2x4)(n, [&u[0], &u[1]], a);
+                    let same = (tk.dot2x4)(n, [&u[1], &u[1]], a);
+                    for r in 0..2 {
+                        let four = f4(n, &w[r], a);
+                        for t in 0..4 {
+                            let one = k.dot(n, &w[r], plain[t]);
+                            let msg =
+                                format!("{w_ty} {} n={n} {what} row {r} token {t}", isa.name());
+                            assert_eq!(got[r][t].to_bits(), four[t].to_bits(), "{msg}: vs x4");
+                            assert_eq!(got[r][t].to_bits(), one.to_bits(), "{msg}: vs one row");
+                        }
+                    }
+                    assert_eq!(
+                        same[0].map(f32::to_bits),
+                        got[1].map(f32::to_bits),
+                        "{w_ty} pair"
+                    );
+                    assert_eq!(
+                        same[1].map(f32::to_bits),
+                        got[1].map(f32::to_bits),
+                        "{w_ty} pair"
+                    );
+                }
+                // Half the unpacked row: the first half of the blocks, like a half-length row.
+                if n > 32 {
+                    let half = &u[0][..u[0].len() / 2];
+                    let wh = &w[0][..w[0].len() / 2];
+                    let got = (tk.dot2x4)(n, [half, half], extra);
+                    let want = f4(n, wh, extra);
+                    assert_eq!(
+                        got[0].map(f32::to_bits),
+                        want.map(f32::to_bits),
+                        "{w_ty} half"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    if Isa::Avx2.is_available() {
+        assert!(checked >= 3, "{checked}");
+    }
+}
