@@ -167,7 +167,7 @@ pub(crate) fn run(
         }
     };
     let keys = p.pos0 + p.n_tokens;
-    if threads == 1 || p.n_tokens * p.n_head * keys * p.head_dim < 16 * 1024 {
+    if threads == 1 || p.n_tokens * p.n_head * keys * p.head_dim < crate::attention::PARALLEL_MIN {
         work(0, 1);
     } else {
         pool.run(&work);

@@ -85,7 +85,7 @@ pub(crate) fn run(
         })
     };
     let keys = p.pos0 + p.n_tokens;
-    if pool.n_threads() == 1 || n_items * keys * p.head_dim < 16 * 1024 {
+    if pool.n_threads() == 1 || n_items * keys * p.head_dim < crate::attention::PARALLEL_MIN {
         work(0, 1);
     } else {
         pool.run(&work);

@@ -507,6 +507,9 @@ fn run_rows(
     pending[..n_pending].iter().for_each(|&p| single(p));
 }
 
+/// Input elements from which activations are quantized on the pool (64 rows of 1024).
+const QUANTIZE_PARALLEL_MIN: usize = 64 * 1024;
+
 /// Quantizes `n` rows of `cols` floats into rows of `a_row` bytes every `a_stride` bytes, each
 /// followed by its side data for the four-token kernels when the stride leaves room for it
 /// (`chord_quant::act_extra_bytes`), in parallel for big batches.
@@ -530,7 +533,9 @@ fn quantize_rows(
         }
         Ok(())
     };
-    if n < 4 || pool.n_threads() == 1 {
+    // A batched decode step quantizes a few rows per matmul (microseconds of work): a pool
+    // dispatch costs more than that on a busy machine, so small inputs stay on this thread.
+    if n < 4 || n * cols < QUANTIZE_PARALLEL_MIN || pool.n_threads() == 1 {
         for (xr, ar) in x.chunks_exact(cols).zip(act.chunks_exact_mut(a_stride)) {
             one(xr, ar).map_err(qerr)?;
         }

@@ -292,11 +292,16 @@ impl Sampler {
         if logits.is_empty() {
             return Err(SampleError::EmptyVocab { step: None });
         }
-        if let Some((index, &value)) = logits
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.is_nan() || **v == f32::INFINITY)
-        {
+        // A branch-free scan first (it vectorizes; a batched server step runs it for every
+        // row of 151936+ logits), the index only when there is something to report.
+        if has_nan_or_inf(logits) {
+            let Some((index, &value)) = logits
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.is_nan() || **v == f32::INFINITY)
+            else {
+                return Err(SampleError::NoCandidates { step: None });
+            };
             return Err(SampleError::NonFinite {
                 index,
                 value,
@@ -542,6 +547,52 @@ fn greedy(logits: &[f32]) -> Result<(u32, f32), SampleError> {
 /// empty slice or one of NaN only. Infinities are ordinary values here (all `-inf` gives index
 /// 0); [`Sampler::sample`] is the checked path that rejects NaN/+inf logits with an error.
 pub fn argmax(logits: &[f32]) -> Option<usize> {
+    // Eight lanes, each keeping its first strict maximum and where it was (selects, no
+    // branches, so the loop vectorizes); then the lanes and the tail are merged, ties going to
+    // the lowest index. NaN is never greater than anything, so it is skipped as in the scalar
+    // loop; only a slice whose best is `-inf` (or empty, or all NaN) needs that loop's rule
+    // that the first non-NaN value counts.
+    const L: usize = 8;
+    if logits.len() > u32::MAX as usize {
+        return argmax_scalar(logits);
+    }
+    let chunks = logits.chunks_exact(L);
+    let tail = chunks.remainder();
+    let mut mx = [f32::NEG_INFINITY; L];
+    let mut ix = [0u32; L];
+    for (c, ch) in chunks.enumerate() {
+        for k in 0..L {
+            let v = ch[k];
+            let better = v > mx[k];
+            mx[k] = if better { v } else { mx[k] };
+            ix[k] = if better { c as u32 } else { ix[k] };
+        }
+    }
+    let mut best: Option<(usize, f32)> = None;
+    for k in 0..L {
+        if mx[k] == f32::NEG_INFINITY {
+            continue;
+        }
+        let i = ix[k] as usize * L + k;
+        match best {
+            Some((bi, b)) if mx[k] < b || (mx[k] == b && bi < i) => {}
+            _ => best = Some((i, mx[k])),
+        }
+    }
+    let base = logits.len() - tail.len();
+    for (i, &l) in (base..).zip(tail) {
+        if best.is_none_or(|(_, b)| l > b) && l > f32::NEG_INFINITY {
+            best = Some((i, l));
+        }
+    }
+    match best {
+        Some((i, _)) => Some(i),
+        None => argmax_scalar(logits),
+    }
+}
+
+/// [`argmax`] one value at a time (the definition; the fast path's fallback).
+fn argmax_scalar(logits: &[f32]) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, &l) in logits.iter().enumerate() {
         if l.is_nan() {
@@ -553,6 +604,14 @@ pub fn argmax(logits: &[f32]) -> Option<usize> {
         }
     }
     best.map(|(i, _)| i)
+}
+
+/// Whether any value is NaN or `+inf`, without branching per value (so it vectorizes).
+fn has_nan_or_inf(logits: &[f32]) -> bool {
+    logits.chunks(64).any(|ch| {
+        ch.iter()
+            .fold(false, |bad, &v| bad | v.is_nan() | (v == f32::INFINITY))
+    })
 }
 
 /// `e^x`, bit-identical on every platform: range reduction by ln 2 and a degree-12 Taylor

@@ -520,3 +520,63 @@ fn large_vocab_filters_agree_with_a_full_sort() {
         assert_eq!(got, kept, "round {round}: {cfg:?}");
     }
 }
+
+/// The definition `argmax`'s lane-parallel loop must match: the first non-NaN value that no
+/// later value exceeds.
+fn argmax_reference(l: &[f32]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &v) in l.iter().enumerate() {
+        if v.is_nan() {
+            continue;
+        }
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+#[test]
+fn argmax_equals_the_scalar_definition_on_ties_nan_infinities_and_signed_zeros() {
+    use chord_model::sampler::argmax;
+    let mut g = Lcg(11);
+    // Few distinct values (many ties across lanes and the tail), special values mixed in, at
+    // lengths around the eight-lane chunks.
+    let pool = [
+        0.0,
+        -0.0,
+        1.5,
+        -2.0,
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        f32::NAN,
+        1.5,
+    ];
+    for n in (0..40).chain([151_936, 262_144]) {
+        for round in 0..30 {
+            let l: Vec<f32> = (0..n)
+                .map(|_| {
+                    let r = g.next();
+                    match round % 3 {
+                        0 => pool[((r + 10.0) * 4.0) as usize % pool.len()],
+                        // Mostly -inf and NaN: the fallback rule (first non-NaN value).
+                        1 if r < 8.0 => [f32::NEG_INFINITY, f32::NAN][(r > 0.0) as usize],
+                        _ => (r * 2.0).round() / 2.0,
+                    }
+                })
+                .collect();
+            assert_eq!(argmax(&l), argmax_reference(&l), "n {n} round {round}");
+        }
+    }
+    assert_eq!(argmax(&[]), None);
+    assert_eq!(argmax(&[f32::NAN; 9]), None);
+    assert_eq!(argmax(&[f32::NEG_INFINITY; 17]), Some(0));
+    let mut l = vec![f32::NEG_INFINITY; 17];
+    l[3] = f32::NAN;
+    l[16] = -1e30;
+    assert_eq!(argmax(&l), Some(16));
+    // -0.0 then 0.0 in different lanes: a tie, the first wins.
+    let mut l = vec![-1.0; 16];
+    (l[9], l[2]) = (0.0, -0.0);
+    assert_eq!(argmax(&l), Some(2));
+}
