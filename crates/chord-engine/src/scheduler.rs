@@ -162,7 +162,6 @@ impl Scheduler {
             running: Vec::new(),
             scratch: Scratch::default(),
             feed: Vec::new(),
-            logits: Vec::new(),
             row: Vec::new(),
             step: 0,
         };
@@ -267,11 +266,10 @@ struct Worker {
     queue: VecDeque<Pending>,
     running: Vec<Running>,
     scratch: Scratch,
-    /// The step's token feed (all sequences' tokens back to back, spans in `plan` order), its
-    /// logits rows and the row being sampled: reused every step, so the decode loop does not
-    /// allocate them (the logits of 8 sequences of a 152k vocabulary are 4.8 MB).
+    /// The step's token feed (all sequences' tokens back to back, spans in `plan` order) and
+    /// the row being sampled (the scratch holds the step's logits rows): reused every step, so
+    /// the decode loop does not allocate them.
     feed: Vec<u32>,
-    logits: Vec<f32>,
     row: Vec<f32>,
     step: u64,
 }
@@ -458,10 +456,14 @@ impl Worker {
             }
         }
         let eng = self.engine.clone();
+        // The scratch is moved out for the step (a move of a few Vec headers) so that the
+        // logits rows it returns can be sampled in place while `self` is updated: no copy of
+        // the batch's rows (8 × 151936 floats for Qwen2.5) per step.
+        let mut scratch = std::mem::take(&mut self.scratch);
         // ONE pass for the whole batch: weights are read once per step.
         let result = eng
             .model
-            .forward_batch(eng.backend.as_ref(), &mut batch, &mut self.scratch);
+            .forward_batch(eng.backend.as_ref(), &mut batch, &mut scratch);
         drop(batch);
         drop(caches);
         self.stats.steps.fetch_add(1, Ordering::Relaxed);
@@ -471,12 +473,9 @@ impl Worker {
         let n_vocab = eng.model.config.n_vocab;
         // One logits row per sequence (Logits::Last); anything else is a backend bug, reported
         // to the requests rather than a panic on the scheduler thread.
-        let mut logits = std::mem::take(&mut self.logits);
         let result = result.and_then(|rows| {
             if rows.len() == plan.len() * n_vocab {
-                logits.clear();
-                logits.extend_from_slice(rows);
-                Ok(())
+                Ok(rows)
             } else {
                 Err(chord_model::ModelError::Backend(format!(
                     "forward_batch returned {} logits for {} sequences of vocabulary {n_vocab}",
@@ -485,11 +484,10 @@ impl Worker {
                 )))
             }
         });
-        let rows = logits;
-        match result {
-            Ok(()) => {}
+        let rows = match result {
+            Ok(rows) => rows,
             Err(e) => {
-                self.logits = rows;
+                self.scratch = scratch;
                 // Nothing was written; every sequence of the batch fails with the error's text.
                 let msg = e.to_string();
                 for &(i, _) in plan.iter().rev() {
@@ -498,7 +496,7 @@ impl Worker {
                 }
                 return;
             }
-        }
+        };
         let mut row = std::mem::take(&mut self.row);
         let mut outcomes = Vec::with_capacity(plan.len());
         for (k, ((i, _), toks)) in plan.iter().zip(&feeds).enumerate() {
@@ -518,7 +516,7 @@ impl Worker {
             outcomes.push((*i, out));
         }
         self.row = row;
-        self.logits = rows;
+        self.scratch = scratch;
         // Highest index first so removals do not shift the ones still to do.
         for (i, out) in outcomes.into_iter().rev() {
             if !matches!(out, Outcome::Continue) {
