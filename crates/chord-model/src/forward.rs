@@ -122,6 +122,11 @@ impl Model {
         KvCache::new(&self.config, n_ctx, ty)
     }
 
+    /// A KV cache made by `backend` (a device backend keeps it in device memory).
+    pub fn new_cache_on(&self, backend: &dyn Backend, n_ctx: usize, ty: KvType) -> Result<KvCache> {
+        backend.new_cache(&self.config, n_ctx, ty)
+    }
+
     /// Runs `tokens` at the next positions of `cache` and returns logits (see [`Logits`]).
     /// On error nothing is added to the cache.
     pub fn forward<'s>(

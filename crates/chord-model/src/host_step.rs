@@ -3,7 +3,7 @@
 //! as it was before the Step seam, cut into methods (same calls in the same order, so the same
 //! bits; `forward.rs` calls it through a generic, so the calls are static and inlined).
 
-use crate::backend::{AttentionArgs, Backend, MatRef};
+use crate::backend::{AttentionShape, Backend, CachedAttention, MatRef};
 use crate::config::Activation;
 use crate::debug_dump;
 use crate::error::Result;
@@ -172,21 +172,22 @@ impl Step for HostStep<'_, '_, '_> {
         let scores = grow(&mut s.scores, self.max_ctx);
         for (seq, g) in self.seqs.iter_mut().zip(&s.segs) {
             let (t0, t1) = (g.t0, g.t0 + g.n);
-            seq.cache
-                .write(il, &k[t0 * kvd..t1 * kvd], &v[t0 * kvd..t1 * kvd]);
-            let (kc, vc) = seq.cache.layer(il);
-            self.backend.attention(AttentionArgs {
+            self.backend.attention_cached(CachedAttention {
+                cache: &mut *seq.cache,
+                layer: il,
+                k_new: &k[t0 * kvd..t1 * kvd],
+                v_new: &v[t0 * kvd..t1 * kvd],
                 q: &q[t0 * qd..t1 * qd],
-                k: kc,
-                v: vc,
                 out: &mut att[t0 * qd..t1 * qd],
-                n_tokens: g.n,
-                pos0: g.pos0,
-                n_head: c.n_head,
-                n_head_kv: c.n_head_kv,
-                head_dim: c.head_dim,
-                scale: c.kq_scale,
-                window,
+                shape: AttentionShape {
+                    n_tokens: g.n,
+                    pos0: g.pos0,
+                    n_head: c.n_head,
+                    n_head_kv: c.n_head_kv,
+                    head_dim: c.head_dim,
+                    scale: c.kq_scale,
+                    window,
+                },
                 scores: &mut scores[..g.pos0 + g.n],
             })?;
         }

@@ -30,11 +30,11 @@ pub mod tanhf;
 pub mod tokenizer;
 pub mod weights;
 
-pub use backend::{AttentionArgs, AttentionShape, Backend, MatRef};
+pub use backend::{AttentionArgs, AttentionShape, Backend, CachedAttention, MatRef};
 pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
 pub use forward::{Logits, Model, Scratch, SeqBatch};
-pub use kv_cache::{KvCache, KvSlice, KvType};
+pub use kv_cache::{DeviceKv, KvCache, KvSlice, KvType};
 pub use step::{Act, Step};
 pub use stream::{SharedSource, StreamOptions, StreamStats};
 pub use weights::{ModelFile, TensorRef, WeightView, Weights};
