@@ -2,9 +2,10 @@
 //! once against [`Backend`]; `chord-cpu` implements it with threads and SIMD kernels, and a GPU
 //! backend can implement it later. Weights reach the backend in their stored (quantized) format.
 //!
-//! Today the trait carries the operations that dominate the time (matrix products and
-//! attention); the cheap element-wise ops run in `ops.rs` on the host. A device backend that
-//! needs everything resident will grow this trait (see ARCHITECTURE.md).
+//! The trait carries the operations that dominate the time (matrix products and attention) and
+//! owns the KV cache (`new_cache`, `attention_cached`: a device backend keeps it on the
+//! device); the cheap element-wise ops run in `ops.rs` on the host. The forward pass is written
+//! against `step::Step`, so a device backend can run every op resident (see ARCHITECTURE.md).
 
 use crate::config::Config;
 use crate::error::{ModelError, Result};

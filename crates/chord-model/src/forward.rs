@@ -1,6 +1,7 @@
 //! The transformer forward pass, written once for every supported family; the per-family
 //! differences are flags in [`Config`] (biases, q/k norms, post-norms, activation, RoPE mode,
-//! sliding window). Heavy ops go through the [`Backend`]; scratch lives in [`Scratch`] and is
+//! sliding window). The pass is a sequence of ops on activation slots ([`Step`]); on the host
+//! (`HostStep`) heavy ops go through the [`Backend`]; scratch lives in [`Scratch`] and is
 //! reused between calls, so decoding allocates nothing once the buffers reached their size.
 
 use crate::backend::Backend;
