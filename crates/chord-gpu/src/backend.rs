@@ -11,7 +11,7 @@ use crate::pool::BufferPool;
 use crate::weights::{GpuMatrix, WeightCache};
 use crate::Gpu;
 use chord_gguf::GgmlType;
-use chord_model::{AttentionArgs, Backend, KvSlice, MatRef};
+use chord_model::{AttentionArgs, AttentionShape, Backend, KvSlice, MatRef};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Workgroup size of every kernel (`@workgroup_size(64)` in the WGSL).
@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub(crate) pipelines: Pipelines,
     /// Matrix products per kernel name (what the dispatch trace prints, counted).
     dispatches: std::collections::BTreeMap<&'static str, usize>,
+    /// Bytes of keys and values written into device caches so far.
+    pub(crate) kv_bytes_written: u64,
 }
 
 /// A uniform block's bytes from 32-bit words.
@@ -86,6 +88,17 @@ impl GpuBackend {
             .iter()
             .map(|(k, n)| (*k, *n))
             .collect()
+    }
+
+    /// Command submissions so far (today every op that reads a result back is one).
+    pub fn submissions(&self) -> usize {
+        self.gpu.submissions()
+    }
+
+    /// Bytes of keys and values written into device-resident caches so far (each position's
+    /// once: attention reads the cache where it is).
+    pub fn kv_bytes_written(&self) -> u64 {
+        self.state().kv_bytes_written
     }
 
     /// Uploads a weight matrix ahead of its first product (e.g. at load, so the first token
@@ -292,23 +305,12 @@ impl GpuBackend {
         Ok(())
     }
 
-    /// Attention on the device (see [`Backend::attention`]).
+    /// Attention on the device (see [`Backend::attention`]): the used part of the host cache
+    /// is uploaded for the call.
     pub fn attention_gpu(&self, a: AttentionArgs<'_>) -> Result<()> {
         let sh = a.shape();
-        let hd = sh.head_dim;
-        if sh.n_head == 0 || sh.n_head_kv == 0 || !sh.n_head.is_multiple_of(sh.n_head_kv) {
-            return Err(GpuError::Shape(format!(
-                "attention: {} heads over {} KV heads",
-                sh.n_head, sh.n_head_kv
-            )));
-        }
-        if hd == 0 || hd > MAX_HEAD_DIM {
-            return Err(GpuError::Shape(format!(
-                "attention: head dimension {hd} (the GPU kernel takes 1..={MAX_HEAD_DIM})"
-            )));
-        }
-        let nq = sh.n_tokens * sh.n_head * hd;
-        let used = (sh.pos0 + sh.n_tokens) * sh.n_head_kv * hd;
+        check_attention(&sh, a.q.len(), a.out.len())?;
+        let used = (sh.pos0 + sh.n_tokens) * sh.n_head_kv * sh.head_dim;
         let kv_bytes = |s: KvSlice<'_>| -> Option<(bool, Vec<u8>)> {
             let mut v = match s {
                 KvSlice::F32(x) => (
@@ -339,26 +341,46 @@ impl GpuBackend {
                 "attention: keys and values of different types".into(),
             ));
         }
-        if a.q.len() < nq || a.out.len() < nq {
-            return Err(GpuError::Shape(
-                "attention: query or output shorter than n_tokens × n_head × head_dim".into(),
-            ));
-        }
-        let n_inv = sh.n_tokens * sh.n_head;
-        if n_inv.div_ceil(WG) > 65535 || nq == 0 {
-            return Err(GpuError::Shape(format!(
-                "attention: {n_inv} (token, head) pairs"
-            )));
-        }
         self.gpu.check()?;
         let mut guard = self.state();
         let st = &mut *guard;
+        use wgpu::BufferUsages as U;
+        let kbuf = st
+            .pool
+            .take(&self.gpu.device, U::STORAGE | U::COPY_DST, kb.len() as u64);
+        self.gpu.queue.write_buffer(&kbuf, 0, &kb);
+        let vbuf = st
+            .pool
+            .take(&self.gpu.device, U::STORAGE | U::COPY_DST, vb.len() as u64);
+        self.gpu.queue.write_buffer(&vbuf, 0, &vb);
+        let res = self.attend(st, a.q, &kbuf, &vbuf, kf16, &sh, a.out);
+        st.pool.give(kbuf);
+        st.pool.give(vbuf);
+        res
+    }
+
+    /// Runs the attention kernel over keys and values already on the device (`kf16`: their
+    /// element type), in one submission, and reads the output back.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn attend(
+        &self,
+        st: &mut State,
+        q: &[f32],
+        kbuf: &wgpu::Buffer,
+        vbuf: &wgpu::Buffer,
+        kf16: bool,
+        sh: &AttentionShape,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let hd = sh.head_dim;
+        let nq = sh.n_tokens * sh.n_head * hd;
+        let n_inv = sh.n_tokens * sh.n_head;
         let gpu = &self.gpu;
         let pipe = st
             .pipelines
             .get(gpu, "attention", || kernels::ATTENTION.to_string())?;
         use wgpu::BufferUsages as U;
-        let qbytes: Vec<u8> = a.q[..nq].iter().flat_map(|f| f.to_le_bytes()).collect();
+        let qbytes: Vec<u8> = q[..nq].iter().flat_map(|f| f.to_le_bytes()).collect();
         let params: Vec<u8> = words(&[
             sh.n_tokens as u32,
             sh.pos0 as u32,
@@ -376,8 +398,6 @@ impl GpuBackend {
             b
         };
         let qb = upload(st, U::STORAGE | U::COPY_DST, &qbytes);
-        let kbuf = upload(st, U::STORAGE | U::COPY_DST, &kb);
-        let vbuf = upload(st, U::STORAGE | U::COPY_DST, &vb);
         let ub = upload(st, U::UNIFORM | U::COPY_DST, &params);
         let out_len = (nq * 4) as u64;
         let ob = st.pool.take(&gpu.device, U::STORAGE | U::COPY_SRC, out_len);
@@ -425,15 +445,46 @@ impl GpuBackend {
             pass.dispatch_workgroups(n_inv.div_ceil(WG) as u32, 1, 1);
         }
         let mut host = vec![0u8; out_len as usize];
-        gpu.submit_and_read(enc, &[(&ob, out_len)], &staging, &mut host)?;
-        for (d, c) in a.out[..nq].iter_mut().zip(host.chunks_exact(4)) {
-            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let res = gpu.submit_and_read(enc, &[(&ob, out_len)], &staging, &mut host);
+        if res.is_ok() {
+            for (d, c) in out[..nq].iter_mut().zip(host.chunks_exact(4)) {
+                *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
         }
-        for b in [qb, kbuf, vbuf, ub, ob, staging] {
+        for b in [qb, ub, ob, staging] {
             st.pool.give(b);
         }
-        Ok(())
+        res
     }
+}
+
+/// Checks an attention call's shape against the kernel's limits and the buffers' lengths.
+pub(crate) fn check_attention(sh: &AttentionShape, q_len: usize, out_len: usize) -> Result<()> {
+    let hd = sh.head_dim;
+    if sh.n_head == 0 || sh.n_head_kv == 0 || !sh.n_head.is_multiple_of(sh.n_head_kv) {
+        return Err(GpuError::Shape(format!(
+            "attention: {} heads over {} KV heads",
+            sh.n_head, sh.n_head_kv
+        )));
+    }
+    if hd == 0 || hd > MAX_HEAD_DIM {
+        return Err(GpuError::Shape(format!(
+            "attention: head dimension {hd} (the GPU kernel takes 1..={MAX_HEAD_DIM})"
+        )));
+    }
+    let nq = sh.n_tokens * sh.n_head * hd;
+    if q_len < nq || out_len < nq {
+        return Err(GpuError::Shape(
+            "attention: query or output shorter than n_tokens × n_head × head_dim".into(),
+        ));
+    }
+    let n_inv = sh.n_tokens * sh.n_head;
+    if n_inv.div_ceil(WG) > 65535 || nq == 0 {
+        return Err(GpuError::Shape(format!(
+            "attention: {n_inv} (token, head) pairs"
+        )));
+    }
+    Ok(())
 }
 
 impl Backend for GpuBackend {
@@ -463,5 +514,25 @@ impl Backend for GpuBackend {
 
     fn attention(&self, a: AttentionArgs<'_>) -> chord_model::Result<()> {
         Ok(self.attention_gpu(a)?)
+    }
+
+    /// The cache lives on the device (see `kv.rs`).
+    fn new_cache(
+        &self,
+        cfg: &chord_model::Config,
+        n_ctx: usize,
+        ty: chord_model::KvType,
+    ) -> chord_model::Result<chord_model::KvCache> {
+        Ok(self.new_device_cache(cfg, n_ctx, ty)?)
+    }
+
+    /// A device cache of this backend is written and read in place; a host cache (made by
+    /// `Model::new_cache`) takes the per-call upload of [`GpuBackend::attention_gpu`].
+    fn attention_cached(&self, a: chord_model::CachedAttention<'_>) -> chord_model::Result<()> {
+        if self.owns(a.cache) {
+            Ok(self.attention_device(a)?)
+        } else {
+            chord_model::backend::attention_cached_host(self, a)
+        }
     }
 }

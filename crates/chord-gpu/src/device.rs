@@ -27,6 +27,8 @@ pub struct Gpu {
     /// [`Gpu::check`] and returned by the operation that noticed it.
     pending: Arc<Mutex<Option<GpuError>>>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Command submissions so far (issue 8 asks for one per forward step; tests count them).
+    submissions: std::sync::atomic::AtomicUsize,
 }
 
 /// Prefers real GPUs to software ones when several adapters exist.
@@ -128,7 +130,13 @@ impl Gpu {
             limits,
             pending,
             lost,
+            submissions: Default::default(),
         })
+    }
+
+    /// Command submissions made so far through this device.
+    pub fn submissions(&self) -> usize {
+        self.submissions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn adapter_name(&self) -> &str {
@@ -232,6 +240,8 @@ impl Gpu {
         }
         let len = dst.len() as u64;
         let idx = self.queue.submit([enc.finish()]);
+        self.submissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let slice = staging.slice(..len);
         let done = Arc::new(Mutex::new(None));
         let sink = done.clone();

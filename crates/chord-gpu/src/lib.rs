@@ -5,6 +5,7 @@
 //! - [`weights`]: weights uploaded once in their quantized block format, split by rows under the
 //!   adapter's largest storage binding.
 //! - [`pool`]: device buffers reused between operations.
+//! - `kv`: the KV cache in device memory (`Backend::new_cache`), written row by row, read in place.
 //! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type and its tiled
 //!   4-token form for prefill, attention).
 //! - [`GpuBackend`]: the `Backend` implementation.
@@ -14,6 +15,7 @@ mod block_on;
 pub mod device;
 mod error;
 mod kernels;
+mod kv;
 mod ops;
 pub mod pool;
 mod trace;

@@ -8,12 +8,14 @@
 //!   bit-identical to the CPU's (stricter than the 1e-2 relative): the attention kernel
 //!   follows chord-cpu's scalar one bit for bit (libm's expf, the f64 softmax denominator
 //!   emulated exactly), so nothing differs for the 8-bit activation rounding to amplify.
-//!   Were any logit to differ, the worst relative error is printed with the count.
+//!   Were any logit to differ, the worst relative error is printed with the count. The GPU
+//!   runs with its KV cache in device memory (`Model::new_cache_on`): each position's keys and
+//!   values are uploaded once (counted), never the used part of the cache per call.
 
 mod common;
 
 use chord_model::tokenizer::Tokenizer;
-use chord_model::{AttentionArgs, Backend, Logits, MatRef, Model, Scratch};
+use chord_model::{AttentionArgs, Backend, KvCache, KvType, Logits, MatRef, Model, Scratch};
 
 const STEPS: usize = 32;
 
@@ -21,9 +23,13 @@ fn argmax(v: &[f32]) -> u32 {
     chord_model::sampler::argmax(v).expect("some logit is not NaN") as u32
 }
 
-/// Greedy generation, returning the tokens and the logits of every step.
-fn greedy(model: &Model, be: &dyn Backend, prompt: &[u32]) -> (Vec<u32>, Vec<Vec<f32>>) {
-    let mut cache = model.new_cache(prompt.len() + STEPS + 1);
+/// Greedy generation in `cache`, returning the tokens and the logits of every step.
+fn greedy(
+    model: &Model,
+    be: &dyn Backend,
+    mut cache: KvCache,
+    prompt: &[u32],
+) -> (Vec<u32>, Vec<Vec<f32>>) {
     let mut s = Scratch::default();
     let mut toks = Vec::new();
     let mut logits = Vec::new();
@@ -54,8 +60,14 @@ fn check(name: &str, text: &str) {
         prompt.len() >= chord_gpu::TILE_MIN_TOKENS,
         "the prefill is tiled"
     );
-    let (want, want_logits) = greedy(&model, &common::cpu_scalar(), &prompt);
-    let (got, got_logits) = greedy(&model, gpu, &prompt);
+    let n_ctx = prompt.len() + STEPS + 1;
+    let cpu = common::cpu_scalar();
+    let (want, want_logits) = greedy(&model, &cpu, model.new_cache(n_ctx), &prompt);
+    // The GPU's cache lives on the device (`Backend::new_cache`).
+    let cache = model.new_cache_on(gpu, n_ctx, KvType::F16).unwrap();
+    let sub0 = gpu.submissions();
+    let (got, got_logits) = greedy(&model, gpu, cache, &prompt);
+    let subs = gpu.submissions() - sub0;
     let worst = got_logits
         .iter()
         .zip(&want_logits)
@@ -80,6 +92,20 @@ fn check(name: &str, text: &str) {
     assert_eq!(
         differ, 0,
         "{name}: logits differ (worst relative error {worst})"
+    );
+    // Every position's keys and values went to the device once (F16: 2 bytes an element), so
+    // attention never uploaded the used part of the cache again.
+    let c = &model.config;
+    let want_kv = 2 * c.n_layer * (prompt.len() + STEPS) * c.kv_dim() * 2;
+    assert_eq!(
+        gpu.kv_bytes_written(),
+        want_kv as u64,
+        "{name}: KV bytes uploaded"
+    );
+    eprintln!(
+        "  {subs} submissions for {} forward steps ({} layers)",
+        STEPS + 1,
+        c.n_layer
     );
     let kernels = gpu.dispatch_counts();
     eprintln!("  kernels: {kernels:?}");
@@ -108,6 +134,35 @@ fn gemma3_270m_greedy_equals_cpu() {
 #[test]
 fn qwen25_coder_05b_greedy_equals_cpu() {
     check("qwen2.5-coder-0.5b", "def fibonacci(n):");
+}
+
+/// A cache on the device is the GPU backend's: the CPU backend refuses it with an error rather
+/// than reading memory it cannot see (the failed step adds nothing), and the same cache then
+/// works with the GPU backend.
+#[test]
+fn device_cache_is_refused_by_another_backend() {
+    let path = chord_testkit::model("gemma3-270m");
+    let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut cache = model.new_cache_on(common::gpu(), 8, KvType::F32).unwrap();
+    assert!(cache.bytes() > 0);
+    let mut s = Scratch::default();
+    let err = model
+        .forward(
+            &common::cpu_scalar(),
+            &mut cache,
+            &[2, 818],
+            Logits::Last,
+            &mut s,
+        )
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.to_string().contains("device"), "{err}");
+    assert_eq!(cache.len(), 0, "a failed step adds nothing");
+    let l = model
+        .forward(common::gpu(), &mut cache, &[2, 818], Logits::Last, &mut s)
+        .unwrap();
+    assert_eq!(l.len(), model.config.n_vocab);
+    assert_eq!(cache.len(), 2);
 }
 
 /// Matrix products on the GPU, attention on the CPU.

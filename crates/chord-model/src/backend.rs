@@ -2,12 +2,14 @@
 //! once against [`Backend`]; `chord-cpu` implements it with threads and SIMD kernels, and a GPU
 //! backend can implement it later. Weights reach the backend in their stored (quantized) format.
 //!
-//! Today the trait carries the operations that dominate the time (matrix products and
-//! attention); the cheap element-wise ops run in `ops.rs` on the host. A device backend that
-//! needs everything resident will grow this trait (see ARCHITECTURE.md).
+//! The trait carries the operations that dominate the time (matrix products and attention) and
+//! owns the KV cache (`new_cache`, `attention_cached`: a device backend keeps it on the
+//! device); the cheap element-wise ops run in `ops.rs` on the host. The forward pass is written
+//! against `step::Step`, so a device backend can run every op resident (see ARCHITECTURE.md).
 
-use crate::error::Result;
-use crate::kv_cache::KvSlice;
+use crate::config::Config;
+use crate::error::{ModelError, Result};
+use crate::kv_cache::{KvCache, KvSlice, KvType};
 use crate::ops;
 use chord_gguf::GgmlType;
 
@@ -72,6 +74,22 @@ impl AttentionArgs<'_> {
     }
 }
 
+/// One sequence's attention at one layer, with its cache: store this step's keys and values at
+/// the cache's next positions (`shape.pos0` = `cache.len()`), then attend over them.
+pub struct CachedAttention<'a> {
+    pub cache: &'a mut KvCache,
+    pub layer: usize,
+    /// This step's keys and values, `n_tokens × n_head_kv × head_dim` each.
+    pub k_new: &'a [f32],
+    pub v_new: &'a [f32],
+    /// Queries, already rotated, and the output (as [`AttentionArgs`]).
+    pub q: &'a [f32],
+    pub out: &'a mut [f32],
+    pub shape: AttentionShape,
+    /// Scratch of at least `pos0 + n_tokens` floats.
+    pub scores: &'a mut [f32],
+}
+
 pub trait Backend: Send + Sync {
     /// A short name for logs (`cpu`, `cpu-avx2`, ...).
     fn name(&self) -> String;
@@ -121,6 +139,46 @@ pub trait Backend: Send + Sync {
         ops::attention(a);
         Ok(())
     }
+
+    /// A KV cache for this backend: in host memory by default; a device backend keeps it on
+    /// the device (see [`KvCache::on_device`]) and reads it in [`Backend::attention_cached`].
+    fn new_cache(&self, cfg: &Config, n_ctx: usize, ty: KvType) -> Result<KvCache> {
+        Ok(KvCache::new(cfg, n_ctx, ty))
+    }
+
+    /// Writes the step's keys and values into the cache, then runs [`Backend::attention`] over
+    /// it. The default takes a host cache; a device backend overrides it for its own caches.
+    fn attention_cached(&self, a: CachedAttention<'_>) -> Result<()> {
+        attention_cached_host(self, a)
+    }
+}
+
+/// [`Backend::attention_cached`]'s default over a host cache (for a backend overriding it to
+/// fall back to for caches it does not own).
+pub fn attention_cached_host<B: Backend + ?Sized>(be: &B, a: CachedAttention<'_>) -> Result<()> {
+    let sh = a.shape;
+    if !a.cache.write(a.layer, a.k_new, a.v_new) {
+        return Err(ModelError::Backend(
+            "this KV cache lives on a device: run it with the backend that made it".into(),
+        ));
+    }
+    let Some((k, v)) = a.cache.layer(a.layer) else {
+        return Err(ModelError::Backend("KV cache: no host layer".into()));
+    };
+    be.attention(AttentionArgs {
+        q: a.q,
+        k,
+        v,
+        out: a.out,
+        n_tokens: sh.n_tokens,
+        pos0: sh.pos0,
+        n_head: sh.n_head,
+        n_head_kv: sh.n_head_kv,
+        head_dim: sh.head_dim,
+        scale: sh.scale,
+        window: sh.window,
+        scores: a.scores,
+    })
 }
 
 /// A shared backend is a backend: a caller that keeps its own handle (to read a GPU backend's
@@ -156,5 +214,11 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     }
     fn attention(&self, a: AttentionArgs<'_>) -> Result<()> {
         (**self).attention(a)
+    }
+    fn new_cache(&self, cfg: &Config, n_ctx: usize, ty: KvType) -> Result<KvCache> {
+        (**self).new_cache(cfg, n_ctx, ty)
+    }
+    fn attention_cached(&self, a: CachedAttention<'_>) -> Result<()> {
+        (**self).attention_cached(a)
     }
 }

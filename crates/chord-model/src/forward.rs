@@ -1,15 +1,16 @@
 //! The transformer forward pass, written once for every supported family; the per-family
 //! differences are flags in [`Config`] (biases, q/k norms, post-norms, activation, RoPE mode,
-//! sliding window). Heavy ops go through the [`Backend`]; scratch lives in [`Scratch`] and is
+//! sliding window). The pass is a sequence of ops on activation slots ([`Step`]); on the host
+//! (`HostStep`) heavy ops go through the [`Backend`]; scratch lives in [`Scratch`] and is
 //! reused between calls, so decoding allocates nothing once the buffers reached their size.
 
-use crate::backend::{AttentionArgs, Backend};
-use crate::config::{Activation, Config, RopeMode};
-use crate::debug_dump;
+use crate::backend::Backend;
+use crate::config::{Config, RopeMode};
 use crate::error::{ModelError, Result};
+use crate::host_step::HostStep;
 use crate::kv_cache::{KvCache, KvType};
-use crate::ops;
 use crate::profile::{self as prof, OpKind, Profile};
+use crate::step::{Act, Step};
 use crate::weights::{ModelFile, TensorRef, Weights};
 
 /// Which logits a forward pass returns.
@@ -37,40 +38,40 @@ pub struct SeqBatch<'a> {
 
 /// Where one sequence's tokens sit in the batch.
 #[derive(Clone, Copy, Debug)]
-struct Segment {
+pub(crate) struct Segment {
     /// First row of the batch.
-    t0: usize,
-    n: usize,
+    pub(crate) t0: usize,
+    pub(crate) n: usize,
     /// Position of the first token in its sequence.
-    pos0: usize,
+    pub(crate) pos0: usize,
 }
 
 /// Reusable buffers for forward passes (grown on demand, never shrunk).
 #[derive(Default)]
 pub struct Scratch {
-    segs: Vec<Segment>,
+    pub(crate) segs: Vec<Segment>,
     /// Rows per sequence of the matrix products (see `Backend::matmul_multi_grouped`).
-    groups: Vec<usize>,
-    profile: Option<Profile>,
-    x: Vec<f32>,
-    xn: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    att: Vec<f32>,
-    proj: Vec<f32>,
-    gate: Vec<f32>,
-    up: Vec<f32>,
-    scores: Vec<f32>,
+    pub(crate) groups: Vec<usize>,
+    pub(crate) profile: Option<Profile>,
+    pub(crate) x: Vec<f32>,
+    pub(crate) xn: Vec<f32>,
+    pub(crate) q: Vec<f32>,
+    pub(crate) k: Vec<f32>,
+    pub(crate) v: Vec<f32>,
+    pub(crate) att: Vec<f32>,
+    pub(crate) proj: Vec<f32>,
+    pub(crate) gate: Vec<f32>,
+    pub(crate) up: Vec<f32>,
+    pub(crate) scores: Vec<f32>,
     /// RoPE's cos/sin rows, one per batch row, for the step's two bases (global, sliding
     /// window): made at the first layer that uses a base, then shared by the later layers
     /// (the table depends only on position and base; building it per layer was 3% of a
     /// Gemma prefill, all in `sinf`/`cosf`).
-    rope: [Vec<f32>; 2],
-    rope_ready: [bool; 2],
-    logits: Vec<f32>,
+    pub(crate) rope: [Vec<f32>; 2],
+    pub(crate) rope_ready: [bool; 2],
+    pub(crate) logits: Vec<f32>,
     /// A streamed LM head's chunk of logits for several rows.
-    head: Vec<f32>,
+    pub(crate) head: Vec<f32>,
 }
 
 impl Scratch {
@@ -87,7 +88,7 @@ impl Scratch {
     }
 }
 
-fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+pub(crate) fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     if v.len() < n {
         v.resize(n, 0.0);
     }
@@ -120,6 +121,11 @@ impl Model {
     /// A KV cache of `n_ctx` positions with elements of `ty`.
     pub fn new_cache_with(&self, n_ctx: usize, ty: KvType) -> KvCache {
         KvCache::new(&self.config, n_ctx, ty)
+    }
+
+    /// A KV cache made by `backend` (a device backend keeps it in device memory).
+    pub fn new_cache_on(&self, backend: &dyn Backend, n_ctx: usize, ty: KvType) -> Result<KvCache> {
+        backend.new_cache(&self.config, n_ctx, ty)
     }
 
     /// Runs `tokens` at the next positions of `cache` and returns logits (see [`Logits`]).
@@ -178,225 +184,146 @@ impl Model {
         s.groups.clear();
         s.groups.extend(s.segs.iter().map(|g| g.n));
         s.rope_ready = [false; 2];
-        let (e, qd, kvd) = (c.n_embd, c.q_dim(), c.kv_dim());
         // The attention score row is sized for the largest cache's capacity, not the current
         // context, so it grows once rather than at every new position while decoding.
         let max_ctx = seqs.iter().map(|q| q.cache.n_ctx()).max().unwrap_or(0);
-
-        // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
-        let t0 = prof::start(&s.profile);
-        let x = grow(&mut s.x, n * e);
-        for (seq, g) in seqs.iter().zip(&s.segs) {
-            self.embed(seq.tokens, &mut x[g.t0 * e..(g.t0 + g.n) * e])?;
-        }
-        if c.embed_scale != 1.0 {
-            x.iter_mut().for_each(|v| *v *= c.embed_scale);
-        }
-        prof::stop(&mut s.profile, OpKind::Embed, t0);
-
-        let n_layer = self.weights.layers.len();
-        // Rows the residual stream carries: every token until the last layer's attention, then
-        // only the rows whose logits were asked for (see below).
-        let mut n_rows = n;
-        for (il, lw) in self.weights.layers.iter().enumerate() {
-            // This layer's matrices: in place in a resident file, or its unit of a streamed one.
-            let lb = self.file.layer(il)?;
-            // --- attention
-            let t0 = prof::start(&s.profile);
-            let x = grow(&mut s.x, n * e);
-            let xn = grow(&mut s.xn, n * e);
-            ops::rms_norm_into(x, &lw.attn_norm, c.rms_eps, xn);
-            debug_dump::tensor("attn_norm", il, xn);
-            prof::stop(&mut s.profile, OpKind::Norm, t0);
-            let t0 = prof::start(&s.profile);
-            let q = grow(&mut s.q, n * qd);
-            let k = grow(&mut s.k, n * kvd);
-            let v = grow(&mut s.v, n * kvd);
-            backend.matmul_multi_grouped(
-                &[lb.mat(&lw.wq)?, lb.mat(&lw.wk)?, lb.mat(&lw.wv)?],
-                xn,
-                &s.groups,
-                &mut [&mut *q, &mut *k, &mut *v],
-            )?;
-            prof::stop_split(
-                &mut s.profile,
-                &[parts(&lw.wq), parts(&lw.wk), parts(&lw.wv)],
-                t0,
-            );
-            let t0 = prof::start(&s.profile);
-            if let (Some(bq), Some(bk), Some(bv)) = (&lw.bq, &lw.bk, &lw.bv) {
-                add_bias(q, bq);
-                add_bias(k, bk);
-                add_bias(v, bv);
-            }
-            prof::stop(&mut s.profile, OpKind::Elementwise, t0);
-            let t0 = prof::start(&s.profile);
-            if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
-                ops::rms_norm_rows(q, qn, c.rms_eps);
-                ops::rms_norm_rows(k, kn, c.rms_eps);
-            }
-            prof::stop(&mut s.profile, OpKind::Norm, t0);
-            let t0 = prof::start(&s.profile);
-            let (base, slot) = if c.is_swa(il) {
-                (c.rope_base_swa, 1)
-            } else {
-                (c.rope_base, 0)
-            };
-            let rd = c.rope_dims;
-            let rope = grow(&mut s.rope[slot], n * rd);
-            if !s.rope_ready[slot] {
-                for g in &s.segs {
-                    for i in 0..g.n {
-                        let t = g.t0 + i;
-                        let row = &mut rope[t * rd..(t + 1) * rd];
-                        let freqs = self.weights.rope_freqs.as_deref();
-                        ops::rope_cache(g.pos0 + i, rd, base, freqs, row);
-                    }
-                }
-                s.rope_ready[slot] = true;
-            }
-            let neox = c.rope_mode == RopeMode::Neox;
-            for t in 0..n {
-                let row = &rope[t * rd..(t + 1) * rd];
-                let hd = c.head_dim;
-                ops::rope_apply(&mut q[t * qd..(t + 1) * qd], hd, rd, neox, row);
-                ops::rope_apply(&mut k[t * kvd..(t + 1) * kvd], hd, rd, neox, row);
-            }
-            if c.q_prescale != 1.0 {
-                q.iter_mut().for_each(|v| *v *= c.q_prescale);
-            }
-            prof::stop(&mut s.profile, OpKind::Rope, t0);
-            debug_dump::tensor("Qcur", il, q);
-            debug_dump::tensor("Kcur", il, k);
-            debug_dump::tensor("Vcur", il, v);
-            let t0 = prof::start(&s.profile);
-            let att = grow(&mut s.att, n * qd);
-            let scores = grow(&mut s.scores, max_ctx);
-            for (seq, g) in seqs.iter_mut().zip(&s.segs) {
-                let (t0, t1) = (g.t0, g.t0 + g.n);
-                seq.cache
-                    .write(il, &k[t0 * kvd..t1 * kvd], &v[t0 * kvd..t1 * kvd]);
-                let (kc, vc) = seq.cache.layer(il);
-                backend.attention(AttentionArgs {
-                    q: &q[t0 * qd..t1 * qd],
-                    k: kc,
-                    v: vc,
-                    out: &mut att[t0 * qd..t1 * qd],
-                    n_tokens: g.n,
-                    pos0: g.pos0,
-                    n_head: c.n_head,
-                    n_head_kv: c.n_head_kv,
-                    head_dim: c.head_dim,
-                    scale: c.kq_scale,
-                    window: if c.is_swa(il) { c.sliding_window } else { 0 },
-                    scores: &mut scores[..g.pos0 + g.n],
-                })?;
-            }
-            prof::stop(&mut s.profile, OpKind::Attention, t0);
-            debug_dump::tensor("kqv_out", il, att);
-            let t0 = prof::start(&s.profile);
-            let proj = grow(&mut s.proj, n * e);
-            backend.matmul_multi_grouped(&[lb.mat(&lw.wo)?], att, &s.groups, &mut [proj])?;
-            debug_dump::tensor("attn_out", il, proj);
-            if il + 1 == n_layer {
-                // As llama.cpp does: after the last attention only the rows whose logits are
-                // wanted go on (the FFN of a prompt's last layer runs on one row, which also
-                // decides which kernel order its matmuls use).
-                let x = grow(&mut s.x, n * e);
-                n_rows = 0;
-                s.groups.clear();
-                for (seq, g) in seqs.iter().zip(&s.segs) {
-                    let (first, count) = match seq.logits {
-                        Logits::Last => (g.t0 + g.n - 1, 1),
-                        Logits::All => (g.t0, g.n),
-                    };
-                    if first != n_rows {
-                        x.copy_within(first * e..(first + count) * e, n_rows * e);
-                        proj.copy_within(first * e..(first + count) * e, n_rows * e);
-                    }
-                    n_rows += count;
-                    s.groups.push(count);
-                }
-            }
-            let n = n_rows;
-            let proj = &mut proj[..n * e];
-            prof::stop(&mut s.profile, OpKind::Matmul(lw.wo.ty), t0);
-            let t0 = prof::start(&s.profile);
-            if let Some(pn) = &lw.post_attn_norm {
-                ops::rms_norm_rows(proj, pn, c.rms_eps);
-            }
-            let x = grow(&mut s.x, n * e);
-            add_into(x, proj);
-            debug_dump::tensor("ffn_inp", il, x);
-
-            // --- feed-forward
-            let xn = grow(&mut s.xn, n * e);
-            ops::rms_norm_into(x, &lw.ffn_norm, c.rms_eps, xn);
-            debug_dump::tensor("ffn_norm", il, xn);
-            prof::stop(&mut s.profile, OpKind::Norm, t0);
-            let t0 = prof::start(&s.profile);
-            let gate = grow(&mut s.gate, n * c.n_ff);
-            let up = grow(&mut s.up, n * c.n_ff);
-            backend.matmul_multi_grouped(
-                &[lb.mat(&lw.gate)?, lb.mat(&lw.up)?],
-                xn,
-                &s.groups,
-                &mut [&mut *gate, &mut *up],
-            )?;
-            prof::stop_split(&mut s.profile, &[parts(&lw.gate), parts(&lw.up)], t0);
-            let t0 = prof::start(&s.profile);
-            match c.activation {
-                Activation::SiluGated => backend.swiglu(gate, up),
-                Activation::GeluGated => ops::geglu(gate, up),
-            }
-            prof::stop(&mut s.profile, OpKind::Elementwise, t0);
-            debug_dump::tensor("ffn_act", il, gate);
-            let t0 = prof::start(&s.profile);
-            let proj = grow(&mut s.proj, n * e);
-            backend.matmul_multi_grouped(&[lb.mat(&lw.down)?], gate, &s.groups, &mut [proj])?;
-            debug_dump::tensor("ffn_out", il, proj);
-            prof::stop(&mut s.profile, OpKind::Matmul(lw.down.ty), t0);
-            let t0 = prof::start(&s.profile);
-            if let Some(pn) = &lw.post_ffn_norm {
-                ops::rms_norm_rows(proj, pn, c.rms_eps);
-            }
-            add_into(grow(&mut s.x, n * e), proj);
-            debug_dump::tensor("l_out", il, &s.x[..n * e]);
-            prof::stop(&mut s.profile, OpKind::Norm, t0);
-        }
-
-        // Final norm and LM head, for the rows asked for (gathered in the last layer).
-        let t0 = prof::start(&s.profile);
-        let rows = n_rows;
-        {
-            let x = grow(&mut s.x, n * e);
-            let xn = grow(&mut s.xn, n * e);
-            xn[..rows * e].copy_from_slice(&x[..rows * e]);
-            ops::rms_norm_rows(&mut xn[..rows * e], &self.weights.output_norm, c.rms_eps);
-        }
-        prof::stop(&mut s.profile, OpKind::Norm, t0);
-        let t0 = prof::start(&s.profile);
-        let xn = &s.xn[..rows * e];
-        let logits = grow(&mut s.logits, rows * c.n_vocab);
-        self.lm_head(backend, xn, &s.groups, logits, &mut s.head)?;
-        prof::stop(&mut s.profile, OpKind::Output(self.weights.output.ty), t0);
-        if c.final_logit_softcap > 0.0 {
-            let cap = c.final_logit_softcap;
-            logits
-                .iter_mut()
-                .for_each(|v| *v = crate::math::tanhf(*v / cap) * cap);
-        }
+        let mut step = HostStep {
+            model: self,
+            backend,
+            seqs: &mut *seqs,
+            s: &mut *s,
+            n,
+            rows: n,
+            max_ctx,
+        };
+        self.graph(&mut step)?;
+        let rows = step.rows;
         // Only now, with every fallible step behind us, do the caches take the new tokens.
         for (seq, g) in seqs.iter_mut().zip(&s.segs) {
             seq.cache.advance(g.n);
         }
-        Ok(logits)
+        Ok(&s.logits[..rows * c.n_vocab])
+    }
+
+    /// The forward pass's operations, in order, on the step's activation slots (see
+    /// `step.rs`): embeddings, per layer attention and FFN, final norm and LM head.
+    fn graph<E: Step + ?Sized>(&self, e: &mut E) -> Result<()> {
+        let c = &self.config;
+        // Token embeddings (dequantized rows, as ggml_get_rows), scaled for Gemma.
+        let t0 = prof::start(e.profile());
+        e.embed(c.embed_scale)?;
+        prof::stop(e.profile(), OpKind::Embed, t0);
+
+        let n_layer = self.weights.layers.len();
+        for (il, lw) in self.weights.layers.iter().enumerate() {
+            // This layer's matrices: in place in a resident file, or its unit of a streamed one.
+            let lb = self.file.layer(il)?;
+            // --- attention
+            let t0 = prof::start(e.profile());
+            e.rms_norm(Act::X, &lw.attn_norm, c.rms_eps, Act::Xn);
+            e.dump("attn_norm", il, Act::Xn);
+            prof::stop(e.profile(), OpKind::Norm, t0);
+            let t0 = prof::start(e.profile());
+            e.matmul(
+                &[lb.mat(&lw.wq)?, lb.mat(&lw.wk)?, lb.mat(&lw.wv)?],
+                Act::Xn,
+                &[Act::Q, Act::K, Act::V],
+            )?;
+            prof::stop_split(
+                e.profile(),
+                &[parts(&lw.wq), parts(&lw.wk), parts(&lw.wv)],
+                t0,
+            );
+            let t0 = prof::start(e.profile());
+            if let (Some(bq), Some(bk), Some(bv)) = (&lw.bq, &lw.bk, &lw.bv) {
+                e.add_bias(Act::Q, bq);
+                e.add_bias(Act::K, bk);
+                e.add_bias(Act::V, bv);
+            }
+            prof::stop(e.profile(), OpKind::Elementwise, t0);
+            let t0 = prof::start(e.profile());
+            if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
+                e.rms_norm_pieces(Act::Q, qn, c.rms_eps);
+                e.rms_norm_pieces(Act::K, kn, c.rms_eps);
+            }
+            prof::stop(e.profile(), OpKind::Norm, t0);
+            let t0 = prof::start(e.profile());
+            let (base, table) = if c.is_swa(il) {
+                (c.rope_base_swa, 1)
+            } else {
+                (c.rope_base, 0)
+            };
+            e.rope(table, base, c.rope_mode == RopeMode::Neox);
+            if c.q_prescale != 1.0 {
+                e.scale(Act::Q, c.q_prescale);
+            }
+            prof::stop(e.profile(), OpKind::Rope, t0);
+            e.dump("Qcur", il, Act::Q);
+            e.dump("Kcur", il, Act::K);
+            e.dump("Vcur", il, Act::V);
+            let t0 = prof::start(e.profile());
+            e.attention(il, if c.is_swa(il) { c.sliding_window } else { 0 })?;
+            prof::stop(e.profile(), OpKind::Attention, t0);
+            e.dump("kqv_out", il, Act::Att);
+            let t0 = prof::start(e.profile());
+            e.matmul(&[lb.mat(&lw.wo)?], Act::Att, &[Act::Proj])?;
+            e.dump("attn_out", il, Act::Proj);
+            if il + 1 == n_layer {
+                // As llama.cpp does: after the last attention only the rows whose logits are
+                // wanted go on (the FFN of a prompt's last layer runs on one row, which also
+                // decides which kernel order its matmuls use).
+                e.keep_logit_rows();
+            }
+            prof::stop(e.profile(), OpKind::Matmul(lw.wo.ty), t0);
+            let t0 = prof::start(e.profile());
+            if let Some(pn) = &lw.post_attn_norm {
+                e.rms_norm_pieces(Act::Proj, pn, c.rms_eps);
+            }
+            e.add(Act::X, Act::Proj);
+            e.dump("ffn_inp", il, Act::X);
+
+            // --- feed-forward
+            e.rms_norm(Act::X, &lw.ffn_norm, c.rms_eps, Act::Xn);
+            e.dump("ffn_norm", il, Act::Xn);
+            prof::stop(e.profile(), OpKind::Norm, t0);
+            let t0 = prof::start(e.profile());
+            e.matmul(
+                &[lb.mat(&lw.gate)?, lb.mat(&lw.up)?],
+                Act::Xn,
+                &[Act::Gate, Act::Up],
+            )?;
+            prof::stop_split(e.profile(), &[parts(&lw.gate), parts(&lw.up)], t0);
+            let t0 = prof::start(e.profile());
+            e.glu(c.activation);
+            prof::stop(e.profile(), OpKind::Elementwise, t0);
+            e.dump("ffn_act", il, Act::Gate);
+            let t0 = prof::start(e.profile());
+            e.matmul(&[lb.mat(&lw.down)?], Act::Gate, &[Act::Proj])?;
+            e.dump("ffn_out", il, Act::Proj);
+            prof::stop(e.profile(), OpKind::Matmul(lw.down.ty), t0);
+            let t0 = prof::start(e.profile());
+            if let Some(pn) = &lw.post_ffn_norm {
+                e.rms_norm_pieces(Act::Proj, pn, c.rms_eps);
+            }
+            e.add(Act::X, Act::Proj);
+            e.dump("l_out", il, Act::X);
+            prof::stop(e.profile(), OpKind::Norm, t0);
+        }
+
+        // Final norm and LM head, for the rows asked for (gathered in the last layer).
+        let t0 = prof::start(e.profile());
+        e.rms_norm(Act::X, &self.weights.output_norm, c.rms_eps, Act::Xn);
+        prof::stop(e.profile(), OpKind::Norm, t0);
+        let t0 = prof::start(e.profile());
+        e.logits(c.final_logit_softcap)?;
+        prof::stop(e.profile(), OpKind::Output(self.weights.output.ty), t0);
+        Ok(())
     }
 
     /// `logits = output · xn` for `groups.sum()` rows: one product over a resident file; over
     /// a streamed one, chunk by chunk of the head's rows (each row is its own dot product, so
     /// the result has the same bits).
-    fn lm_head(
+    pub(crate) fn lm_head(
         &self,
         backend: &dyn Backend,
         xn: &[f32],
@@ -440,7 +367,7 @@ impl Model {
 
     /// Dequantizes the embedding rows of `tokens` into `x` (as ggml_get_rows); a streamed file
     /// reads just those rows.
-    fn embed(&self, tokens: &[u32], x: &mut [f32]) -> Result<()> {
+    pub(crate) fn embed(&self, tokens: &[u32], x: &mut [f32]) -> Result<()> {
         let e = self.config.n_embd;
         let t = &self.weights.tok_embd;
         let row_bytes = t.row_bytes();
@@ -462,16 +389,4 @@ impl Model {
 /// A matrix's type and bytes, for splitting a shared dispatch's time in the profile.
 fn parts(t: &TensorRef) -> (chord_gguf::GgmlType, usize) {
     (t.ty, t.range.len())
-}
-
-fn add_bias(x: &mut [f32], b: &[f32]) {
-    for row in x.chunks_exact_mut(b.len()) {
-        add_into(row, b);
-    }
-}
-
-fn add_into(x: &mut [f32], y: &[f32]) {
-    for (a, &b) in x.iter_mut().zip(y) {
-        *a += b;
-    }
 }

@@ -31,9 +31,18 @@ pub enum KvSlice<'a> {
     F16(&'a [f16]),
 }
 
+/// A cache's keys and values held by a device backend (made by its `Backend::new_cache`); the
+/// backend finds its own type again through `as_any_mut`.
+pub trait DeviceKv: Send + Sync {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+    /// Bytes held on the device.
+    fn bytes(&self) -> usize;
+}
+
 enum Store {
     F32 { k: Vec<Vec<f32>>, v: Vec<Vec<f32>> },
     F16 { k: Vec<Vec<f16>>, v: Vec<Vec<f16>> },
+    Device { ty: KvType, kv: Box<dyn DeviceKv> },
 }
 
 pub struct KvCache {
@@ -69,10 +78,28 @@ impl KvCache {
             store,
         }
     }
+    /// A cache whose keys and values live on a device (`kv` made by the device's backend for
+    /// `n_ctx` positions of `cfg`'s layers in type `ty`).
+    pub fn on_device(cfg: &Config, n_ctx: usize, ty: KvType, kv: Box<dyn DeviceKv>) -> Self {
+        Self {
+            n_ctx,
+            kv_dim: cfg.kv_dim(),
+            len: 0,
+            store: Store::Device { ty, kv },
+        }
+    }
+    /// The device store, if the keys and values live on a device.
+    pub fn device_mut(&mut self) -> Option<&mut dyn DeviceKv> {
+        match &mut self.store {
+            Store::Device { kv, .. } => Some(kv.as_mut()),
+            _ => None,
+        }
+    }
     pub fn kv_type(&self) -> KvType {
         match self.store {
             Store::F32 { .. } => KvType::F32,
             Store::F16 { .. } => KvType::F16,
+            Store::Device { ty, .. } => ty,
         }
     }
     pub fn n_ctx(&self) -> usize {
@@ -96,6 +123,7 @@ impl KvCache {
         let layers = match &self.store {
             Store::F32 { k, .. } => k.len(),
             Store::F16 { k, .. } => k.len(),
+            Store::Device { kv, .. } => return kv.bytes(),
         };
         2 * layers * self.n_ctx * self.kv_dim * self.kv_type().bytes()
     }
@@ -111,7 +139,8 @@ impl KvCache {
     }
     /// Stores keys and values of `n` tokens starting at the current length, in layer `il`
     /// (rounded to nearest-even f16 for an F16 cache, as ggml's copy into an F16 cache).
-    pub(crate) fn write(&mut self, il: usize, k: &[f32], v: &[f32]) {
+    /// False for a cache on a device (its backend writes it).
+    pub(crate) fn write(&mut self, il: usize, k: &[f32], v: &[f32]) -> bool {
         let start = self.len * self.kv_dim;
         match &mut self.store {
             Store::F32 { k: kc, v: vc } => {
@@ -126,12 +155,16 @@ impl KvCache {
                     *d = f16::from_f32(s);
                 }
             }
+            Store::Device { .. } => return false,
         }
+        true
     }
-    pub(crate) fn layer(&self, il: usize) -> (KvSlice<'_>, KvSlice<'_>) {
+    /// Layer `il`'s keys and values in host memory (None for a cache on a device).
+    pub(crate) fn layer(&self, il: usize) -> Option<(KvSlice<'_>, KvSlice<'_>)> {
         match &self.store {
-            Store::F32 { k, v } => (KvSlice::F32(&k[il]), KvSlice::F32(&v[il])),
-            Store::F16 { k, v } => (KvSlice::F16(&k[il]), KvSlice::F16(&v[il])),
+            Store::F32 { k, v } => Some((KvSlice::F32(&k[il]), KvSlice::F32(&v[il]))),
+            Store::F16 { k, v } => Some((KvSlice::F16(&k[il]), KvSlice::F16(&v[il]))),
+            Store::Device { .. } => None,
         }
     }
     pub(crate) fn advance(&mut self, n: usize) {
