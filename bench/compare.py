@@ -51,7 +51,10 @@ def build_llama_bench() -> Path:
     root.mkdir(parents=True, exist_ok=True)
     py = sys.executable
     say("building llama.cpp once for this machine (cached in %s)" % root)
-    subprocess.run([py, "-m", "pip", "install", "-q", "cmake", "ninja"], check=True)
+    # scikit-build-core: `pip download --no-build-isolation` of the sdist prepares its metadata
+    # with llama-cpp-python's own build backend, which must already be installed.
+    subprocess.run([py, "-m", "pip", "install", "-q", "scikit-build-core", "cmake", "ninja"],
+                   check=True)
     sdist = root / f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
     if not sdist.exists():
         subprocess.run(
