@@ -18,6 +18,7 @@ mod kernels;
 mod kv;
 mod ops;
 pub mod pool;
+mod quantize;
 mod trace;
 pub mod weights;
 
@@ -28,4 +29,5 @@ pub use kernels::{
     matmul4 as matmul4_kernel, matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES,
     TILE_MIN_TOKENS,
 };
+pub use quantize::QuantKernel;
 pub use wgpu::DeviceType;
