@@ -209,6 +209,10 @@ pub const EXACT_OPS: &str = exact_kernel!("wgsl/exact_main.wgsl");
 pub const QUANT_Q8_0: &str = exact_kernel!("wgsl/quant_q8_0.wgsl");
 pub const QUANT_Q8_K: &str = exact_kernel!("wgsl/quant_q8_k.wgsl");
 pub const QUANT_F16: &str = exact_kernel!("wgsl/quant_f16.wgsl");
+/// A device step's `add`, `add_bias` and `scale`.
+pub const ARITH: &str = include_str!("wgsl/arith.wgsl");
+/// A device step's write of new keys/values into an F16 cache.
+pub const KV_WRITE_F16: &str = exact_kernel!("wgsl/kv_write.wgsl");
 
 /// The embedding-lookup kernel of a token-matrix type: name and source (the type's `deq`
 /// function between the weight readers and `embed_main.wgsl`).

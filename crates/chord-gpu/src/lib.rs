@@ -19,6 +19,7 @@ mod kv;
 mod ops;
 pub mod pool;
 mod quantize;
+mod step;
 mod trace;
 pub mod weights;
 
