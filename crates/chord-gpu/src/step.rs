@@ -209,9 +209,7 @@ impl<'a> GpuStep<'a> {
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {
                 binding: i as u32,
-                resource: match b {
-                    buf => buf.as_entire_binding(),
-                },
+                resource: b.as_entire_binding(),
             })
             .collect();
         entries.push(wgpu::BindGroupEntry {
@@ -667,7 +665,7 @@ impl Step for GpuStep<'_> {
         let w = model.file.mat(&model.weights.output)?;
         let lb = self.take(U::STORAGE | U::COPY_SRC, (self.rows * w.rows * 4) as u64);
         let xn = self.slot(Act::Xn);
-        self.products(&[w], &xn, &[lb.clone()])?;
+        self.products(&[w], &xn, std::slice::from_ref(&lb))?;
         self.logits = Some(lb);
         Ok(())
     }
