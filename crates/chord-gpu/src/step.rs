@@ -11,9 +11,10 @@
 //! neighbours). A failed op records its error and the later ops do nothing; the step is then not
 //! submitted, so the caches are unchanged.
 //!
-//! Covered: one sequence per step (decode and prefill) of a resident model whose cache lives on
-//! this device, without logit soft-capping; [`GpuBackend::device_step_fits`] says when, and
-//! otherwise the host step runs (`Backend::forward_step` returns `None`).
+//! Covered: one or several sequences per step (decode and prefill, `Model::forward_batch`) of
+//! a resident model whose caches live on this device, without logit soft-capping;
+//! `device_step_fits` says which models, and otherwise the per-op path runs
+//! (`Backend::forward_step` returns `None`).
 
 use crate::backend::{check_attention, words, GpuBackend, State, WG};
 use crate::error::{GpuError, Result};
@@ -45,6 +46,17 @@ fn act_usage() -> U {
     U::STORAGE | U::COPY_SRC | U::COPY_DST
 }
 
+/// One sequence of a step: its rows of the batch, its positions and its device cache's
+/// per-layer key and value buffers.
+pub(crate) struct Seg {
+    t0: usize,
+    n: usize,
+    pos0: usize,
+    which: Logits,
+    k: Vec<wgpu::Buffer>,
+    v: Vec<wgpu::Buffer>,
+}
+
 pub(crate) struct GpuStep<'a> {
     be: &'a GpuBackend,
     st: &'a mut State,
@@ -54,13 +66,13 @@ pub(crate) struct GpuStep<'a> {
     held: Vec<wgpu::Buffer>,
     slots: [wgpu::Buffer; SLOTS],
     spare: wgpu::Buffer,
-    tokens: &'a [u32],
-    pos0: usize,
+    /// The batch's tokens, sequence after sequence.
+    tokens: Vec<u32>,
+    segs: Vec<Seg>,
+    /// Rows of the batch (all tokens).
     n: usize,
+    /// Rows the residual stream carries now.
     rows: usize,
-    which: Logits,
-    kv_k: Vec<wgpu::Buffer>,
-    kv_v: Vec<wgpu::Buffer>,
     kv_f16: bool,
     rope: [Option<wgpu::Buffer>; 2],
     logits: Option<wgpu::Buffer>,
@@ -70,15 +82,15 @@ pub(crate) struct GpuStep<'a> {
 }
 
 impl<'a> GpuStep<'a> {
-    /// A step over `tokens` at positions `pos0..` of the device cache `kv`.
+    /// A step over the sequences `segs` (their tokens concatenated in `tokens`), whose device
+    /// caches hold F16 elements if `kv_f16`, else F32.
     pub(crate) fn new(
         be: &'a GpuBackend,
         st: &'a mut State,
         model: &'a Model,
-        kv: (Vec<wgpu::Buffer>, Vec<wgpu::Buffer>, bool),
-        tokens: &'a [u32],
-        pos0: usize,
-        which: Logits,
+        tokens: Vec<u32>,
+        segs: Vec<Seg>,
+        kv_f16: bool,
     ) -> Self {
         let c = &model.config;
         let n = tokens.len();
@@ -92,7 +104,6 @@ impl<'a> GpuStep<'a> {
         };
         let slots = std::array::from_fn(|_| take(st));
         let spare = take(st);
-        let (kv_k, kv_v, kv_f16) = kv;
         GpuStep {
             be,
             st,
@@ -102,12 +113,9 @@ impl<'a> GpuStep<'a> {
             slots,
             spare,
             tokens,
-            pos0,
+            segs,
             n,
             rows: n,
-            which,
-            kv_k,
-            kv_v,
             kv_f16,
             rope: [None, None],
             logits: None,
@@ -159,12 +167,12 @@ impl<'a> GpuStep<'a> {
     /// allocated at its address is uploaded again).
     fn vector(&mut self, w: &[f32]) -> wgpu::Buffer {
         let key = (w.as_ptr() as usize, w.len());
-        let bits: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
         if let Some((have, b)) = self.st.vectors.get(&key) {
-            if *have == bits {
+            if have.iter().zip(w).all(|(h, v)| *h == v.to_bits()) {
                 return b.clone();
             }
         }
+        let bits: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
         let bytes: Vec<u8> = words(&bits).collect();
         let b = self.be.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("chord-gpu weight vector"),
@@ -361,11 +369,21 @@ impl<'a> GpuStep<'a> {
     /// Submits the recorded step and reads the logits back into `out`; returns their rows.
     pub(crate) fn finish(mut self, out: &mut Vec<f32>) -> Result<usize> {
         let res = self.finish_inner(out);
+        self.give_back();
+        res
+    }
+
+    /// Drops the recorded commands unsubmitted (a graph op failed): nothing reaches the
+    /// device, so the caches are unchanged.
+    pub(crate) fn abandon(self) {
+        self.give_back();
+    }
+
+    fn give_back(self) {
         let GpuStep { st, held, .. } = self;
         for b in held {
             st.pool.give(b);
         }
-        res
     }
 
     fn finish_inner(&mut self, out: &mut Vec<f32>) -> Result<usize> {
@@ -500,8 +518,11 @@ impl Step for GpuStep<'_> {
                 // makes them (`rope_cache`), once per base.
                 let mut t = vec![0f32; n * rd];
                 let freqs = model.weights.rope_freqs.as_deref();
-                for (i, row) in t.chunks_exact_mut(rd.max(1)).enumerate() {
-                    chord_model::ops::rope_cache(self.pos0 + i, rd, base, freqs, row);
+                for g in &self.segs {
+                    for i in 0..g.n {
+                        let row = &mut t[(g.t0 + i) * rd..(g.t0 + i + 1) * rd];
+                        chord_model::ops::rope_cache(g.pos0 + i, rd, base, freqs, row);
+                    }
                 }
                 let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
                 let b = self.upload(U::STORAGE, &bytes);
@@ -544,79 +565,43 @@ impl Step for GpuStep<'_> {
         if self.err.is_some() {
             return Ok(());
         }
-        let model = self.model;
-        let c = &model.config;
-        let kvd = c.kv_dim();
-        let sh = AttentionShape {
-            n_tokens: self.n,
-            pos0: self.pos0,
-            n_head: c.n_head,
-            n_head_kv: c.n_head_kv,
-            head_dim: c.head_dim,
-            scale: c.kq_scale,
-            window,
-        };
-        let nq = self.n * c.q_dim();
-        check_attention(&sh, nq, nq)?;
-        let (Some(kc), Some(vc)) = (self.kv_k.get(layer).cloned(), self.kv_v.get(layer).cloned())
-        else {
-            return Err(GpuError::Shape(format!("attention: no cache for layer {layer}")).into());
-        };
-        let n_new = self.n * kvd;
-        for (a, cache) in [(Act::K, &kc), (Act::V, &vc)] {
-            let s = self.slot(a);
-            if self.kv_f16 {
-                let n_words = n_new / 2;
-                self.dispatch(
-                    "kv_write_f16",
-                    || kernels::KV_WRITE_F16.to_string(),
-                    &[&s, cache],
-                    &[n_words as u32, (self.pos0 * kvd / 2) as u32, 0, 0],
-                    (n_words.div_ceil(WG), 1),
-                );
-                self.kv_written += (n_new * 2) as u64;
-            } else {
-                let off = (self.pos0 * kvd * 4) as u64;
-                self.enc
-                    .copy_buffer_to_buffer(&s, 0, cache, off, (n_new * 4) as u64);
-                self.kv_written += (n_new * 4) as u64;
-            }
+        for i in 0..self.segs.len() {
+            self.attend_seq(i, layer, window)?;
         }
-        let (q, att) = (self.slot(Act::Q), self.slot(Act::Att));
-        let p = [
-            sh.n_tokens as u32,
-            sh.pos0 as u32,
-            sh.n_head as u32,
-            sh.n_head_kv as u32,
-            sh.head_dim as u32,
-            sh.window as u32,
-            self.kv_f16 as u32,
-            sh.scale.to_bits(),
-        ];
-        self.dispatch(
-            "attention",
-            || kernels::ATTENTION.to_string(),
-            &[&q, &kc, &vc, &att],
-            &p,
-            ((self.n * sh.n_head).div_ceil(WG), 1),
-        );
         Ok(())
     }
 
     fn keep_logit_rows(&mut self) {
-        if self.which == Logits::All || self.n == 1 || self.err.is_some() {
+        if self.err.is_some() {
             return;
         }
-        let e = self.model.config.n_embd;
-        let row = (e * 4) as u64;
+        let e = (self.model.config.n_embd * 4) as u64;
+        // (first row, rows) kept of each sequence, packed from row 0 on.
+        let keep: Vec<(usize, usize)> = self
+            .segs
+            .iter()
+            .map(|g| match g.which {
+                Logits::Last => (g.t0 + g.n - 1, 1),
+                Logits::All => (g.t0, g.n),
+            })
+            .collect();
+        let kept: usize = keep.iter().map(|k| k.1).sum();
+        if kept == self.n {
+            return;
+        }
         for a in [Act::X, Act::Proj] {
             let s = self.slot(a);
             let out = self.spare.clone();
-            self.enc
-                .copy_buffer_to_buffer(&s, (self.n as u64 - 1) * row, &out, 0, row);
+            let mut at = 0u64;
+            for &(first, count) in &keep {
+                let len = count as u64 * e;
+                self.enc
+                    .copy_buffer_to_buffer(&s, first as u64 * e, &out, at, len);
+                at += len;
+            }
             self.swap_in(a);
         }
-        self.rows = 1;
+        self.rows = kept;
     }
 
     fn add(&mut self, dst: Act, src: Act) {
@@ -672,6 +657,90 @@ impl Step for GpuStep<'_> {
 }
 
 impl GpuStep<'_> {
+    /// Sequence `i`'s new keys and values into its cache at `layer`, then its attention (rows
+    /// `t0..t0 + n` of `Q` into the same rows of `Att`; with several sequences through
+    /// buffers of their own, since a binding's offset must be aligned).
+    fn attend_seq(&mut self, i: usize, layer: usize, window: usize) -> Result<()> {
+        let model = self.model;
+        let c = &model.config;
+        let (qd, kvd) = (c.q_dim(), c.kv_dim());
+        let g = &self.segs[i];
+        let (t0, n, pos0) = (g.t0, g.n, g.pos0);
+        let (Some(kc), Some(vc)) = (g.k.get(layer).cloned(), g.v.get(layer).cloned()) else {
+            return Err(GpuError::Shape(format!(
+                "attention: no cache for layer {layer}"
+            )));
+        };
+        let sh = AttentionShape {
+            n_tokens: n,
+            pos0,
+            n_head: c.n_head,
+            n_head_kv: c.n_head_kv,
+            head_dim: c.head_dim,
+            scale: c.kq_scale,
+            window,
+        };
+        check_attention(&sh, n * qd, n * qd)?;
+        let n_new = n * kvd;
+        for (a, cache) in [(Act::K, &kc), (Act::V, &vc)] {
+            let s = self.slot(a);
+            if self.kv_f16 {
+                let n_words = n_new / 2;
+                self.dispatch(
+                    "kv_write_f16",
+                    || kernels::KV_WRITE_F16.to_string(),
+                    &[&s, cache],
+                    &[
+                        n_words as u32,
+                        (pos0 * kvd / 2) as u32,
+                        (t0 * kvd) as u32,
+                        0,
+                    ],
+                    (n_words.div_ceil(WG), 1),
+                );
+                self.kv_written += (n_new * 2) as u64;
+            } else {
+                let (from, to) = ((t0 * kvd * 4) as u64, (pos0 * kvd * 4) as u64);
+                self.enc
+                    .copy_buffer_to_buffer(&s, from, cache, to, (n_new * 4) as u64);
+                self.kv_written += (n_new * 4) as u64;
+            }
+        }
+        let (q, att) = (self.slot(Act::Q), self.slot(Act::Att));
+        let bytes = (n * qd * 4) as u64;
+        let off = (t0 * qd * 4) as u64;
+        let alone = self.segs.len() == 1;
+        let (qb, ob) = if alone {
+            (q.clone(), att.clone())
+        } else {
+            let qb = self.take(U::STORAGE | U::COPY_DST, bytes);
+            let ob = self.take(U::STORAGE | U::COPY_SRC, bytes);
+            self.enc.copy_buffer_to_buffer(&q, off, &qb, 0, bytes);
+            (qb, ob)
+        };
+        let p = [
+            sh.n_tokens as u32,
+            sh.pos0 as u32,
+            sh.n_head as u32,
+            sh.n_head_kv as u32,
+            sh.head_dim as u32,
+            sh.window as u32,
+            self.kv_f16 as u32,
+            sh.scale.to_bits(),
+        ];
+        self.dispatch(
+            "attention",
+            || kernels::ATTENTION.to_string(),
+            &[&qb, &kc, &vc, &ob],
+            &p,
+            ((n * sh.n_head).div_ceil(WG), 1),
+        );
+        if !alone {
+            self.enc.copy_buffer_to_buffer(&ob, 0, &att, off, bytes);
+        }
+        Ok(())
+    }
+
     /// chord-model's GELU f16 table on the device (uploaded once per backend).
     fn gelu_table(&mut self) -> wgpu::Buffer {
         if let Some(b) = &self.st.gelu_table {
@@ -720,38 +789,56 @@ impl GpuBackend {
             })
     }
 
-    /// [`chord_model::Backend::forward_step`]: one sequence whose cache lives on this device,
-    /// when device steps are on (see [`GpuBackend::set_device_step`]).
+    /// [`chord_model::Backend::forward_step`]: sequences whose caches live on this device
+    /// (all F16 or all F32), when device steps are on (see [`GpuBackend::set_device_step`]).
     pub(crate) fn forward_step_gpu(
         &self,
         model: &Model,
         seqs: &mut [chord_model::SeqBatch<'_>],
         logits: &mut Vec<f32>,
     ) -> Option<chord_model::Result<usize>> {
-        let [seq] = seqs else { return None };
-        if !self.device_step_on() || !self.device_step_fits(model) {
+        if seqs.is_empty() || !self.device_step_on() || !self.device_step_fits(model) {
             return None;
         }
-        let pos0 = seq.cache.len();
-        let n = seq.tokens.len();
-        let kv = {
+        let mut tokens = Vec::new();
+        let mut segs = Vec::with_capacity(seqs.len());
+        let mut f16 = None;
+        for seq in seqs.iter_mut() {
+            let pos0 = seq.cache.len();
+            let n = seq.tokens.len();
+            // Every cache must be this device's (else the per-op path runs the batch).
             let kv = self.own_kv(seq.cache)?;
+            if *f16.get_or_insert(kv.f16) != kv.f16 {
+                return None;
+            }
             if pos0 + n > kv.n_ctx || kv.kv_dim != model.config.kv_dim() {
                 return Some(Err(GpuError::Shape(
                     "device step: the tokens do not fit the device KV cache".into(),
                 )
                 .into()));
             }
-            (kv.k.clone(), kv.v.clone(), kv.f16)
-        };
+            segs.push(Seg {
+                t0: tokens.len(),
+                n,
+                pos0,
+                which: seq.logits,
+                k: kv.k.clone(),
+                v: kv.v.clone(),
+            });
+            tokens.extend_from_slice(seq.tokens);
+        }
         if let Err(e) = self.gpu.check() {
             return Some(Err(e.into()));
         }
         let mut guard = self.state();
         let st = &mut *guard;
-        let mut step = GpuStep::new(self, st, model, kv, seq.tokens, pos0, seq.logits);
-        let res = model.run_graph(&mut step);
-        let out = step.finish(logits);
-        Some(res.and(out.map_err(Into::into)))
+        let mut step = GpuStep::new(self, st, model, tokens, segs, f16.unwrap_or(true));
+        Some(match model.run_graph(&mut step) {
+            Ok(()) => step.finish(logits).map_err(Into::into),
+            Err(e) => {
+                step.abandon();
+                Err(e)
+            }
+        })
     }
 }

@@ -176,6 +176,77 @@ fn qwen25_coder_05b_greedy_equals_cpu() {
     check("qwen2.5-coder-0.5b", "def fibonacci(n):");
 }
 
+/// Several sequences in one device step (`Model::forward_batch`): prompts of different
+/// lengths, one asking for every row's logits, then batched decode steps, all with F32 caches
+/// on the device: the logits equal the scalar CPU backend's batch bit for bit and every
+/// batched step is one submission.
+#[test]
+fn batched_device_steps_equal_cpu() {
+    let path = chord_testkit::model("gemma3-270m");
+    let model = Model::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let gpu = &common::fresh_gpu();
+    let cpu = common::cpu_scalar();
+    let prompts: [&[u32]; 3] = [&[2, 818, 5279, 563, 496], &[2, 1509, 236764], &[2]];
+    let which = [Logits::Last, Logits::All, Logits::Last];
+    let n_ctx = 16;
+    let run = |be: &dyn Backend, on_device: bool| -> (Vec<Vec<f32>>, Vec<usize>) {
+        let mut caches: Vec<KvCache> = (0..3)
+            .map(|_| {
+                if on_device {
+                    model.new_cache_on(be, n_ctx, KvType::F32).unwrap()
+                } else {
+                    model.new_cache_with(n_ctx, KvType::F32)
+                }
+            })
+            .collect();
+        let mut s = Scratch::default();
+        let mut out = Vec::new();
+        let mut subs = Vec::new();
+        let mut toks: Vec<Vec<u32>> = prompts.iter().map(|p| p.to_vec()).collect();
+        for step in 0..3 {
+            let sub0 = gpu.submissions();
+            let mut seqs: Vec<chord_model::SeqBatch<'_>> = caches
+                .iter_mut()
+                .zip(&toks)
+                .zip(&which)
+                .map(|((cache, t), &w)| chord_model::SeqBatch {
+                    cache,
+                    tokens: t,
+                    logits: if step == 0 { w } else { Logits::Last },
+                })
+                .collect();
+            let l = model.forward_batch(be, &mut seqs, &mut s).unwrap().to_vec();
+            subs.push(gpu.submissions() - sub0);
+            // Each sequence's next token: the argmax of its last row.
+            let mut at = 0;
+            for (i, t) in toks.iter_mut().enumerate() {
+                let rows = if step == 0 && which[i] == Logits::All {
+                    prompts[i].len()
+                } else {
+                    1
+                };
+                at += rows * model.config.n_vocab;
+                *t = vec![argmax(&l[at - model.config.n_vocab..at])];
+            }
+            out.push(l);
+        }
+        (out, subs)
+    };
+    let (want, _) = run(&cpu, false);
+    let (got, subs) = run(gpu, true);
+    for (step, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.len(), w.len(), "step {step}: logit rows");
+        let differ = g
+            .iter()
+            .zip(w)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differ, 0, "step {step}: {differ} logits differ");
+    }
+    eprintln!("batched device steps: submissions per step {subs:?}");
+    assert_eq!(subs, vec![1; 3], "one submission per batched step");
+}
+
 /// A cache on the device is the GPU backend's: the CPU backend refuses it with an error rather
 /// than reading memory it cannot see (the failed step adds nothing), and the same cache then
 /// works with the GPU backend.

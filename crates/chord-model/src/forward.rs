@@ -184,8 +184,14 @@ impl Model {
         s.groups.clear();
         s.groups.extend(s.segs.iter().map(|g| g.n));
         s.rope_ready = [false; 2];
-        // A device backend may run the whole step itself (one submission, logits read back).
-        if let Some(res) = backend.forward_step(self, seqs, &mut s.logits) {
+        // A device backend may run the whole step itself (one submission, logits read back);
+        // not while profiling, which times each op on the host.
+        let device = if s.profile.is_none() {
+            backend.forward_step(self, seqs, &mut s.logits)
+        } else {
+            None
+        };
+        if let Some(res) = device {
             let rows = res?;
             for (seq, g) in seqs.iter_mut().zip(&s.segs) {
                 seq.cache.advance(g.n);
