@@ -1,9 +1,9 @@
-//! `GpuBackend`: chord-model's `Backend` on a wgpu device. Today's trait hands the backend
-//! host slices for each operation, so each call uploads its inputs (activations quantized on the
-//! host exactly as chord-cpu quantizes them; the used part of the KV cache), runs the kernels of
-//! the call in one submission and reads the outputs back. Weights are uploaded once and stay
-//! on the device. Keeping activations and the KV cache resident needs the trait change described
-//! in ARCHITECTURE.md ("chord-gpu").
+//! `GpuBackend`: chord-model's `Backend` on a wgpu device. A whole forward step over device
+//! caches runs as one submission (`Backend::forward_step`, `step.rs`). The per-op methods here
+//! serve every other case: the trait hands them host slices, so each call uploads its inputs
+//! (activations quantized on the host exactly as chord-cpu quantizes them; the used part of a
+//! host KV cache), runs the kernels of the call in one submission and reads the outputs back.
+//! Weights are uploaded once and stay on the device.
 
 use crate::error::{GpuError, Result};
 use crate::kernels::{self, Pipelines};

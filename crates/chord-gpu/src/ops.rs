@@ -1,7 +1,6 @@
 //! The element-wise kernels (RMSNorm, RoPE, SwiGLU, GeGLU) and the embedding lookup, callable
-//! on host slices. The forward pass does not call them yet: today's `Backend` trait runs these
-//! ops on the host, and they become part of a step once activations stay on the device (see
-//! ARCHITECTURE.md, "chord-gpu"). Each is tested bit for bit against chord-model's host op.
+//! on host slices (a device step, `step.rs`, records the same pipelines over its slots). Each
+//! is tested bit for bit against chord-model's host op.
 //! `expf`, `f64_ops` and `exact_ops` run the kernels' exact arithmetic on its own, for its
 //! tests.
 

@@ -2,8 +2,9 @@
 //! as `chord_quant::vec_dot_type` pairs them) written by a kernel whose bytes equal
 //! `chord_quant::quantize_activation`'s, so a product fed from the device quantizer has the
 //! bits of one fed from the host's. The kernels are `wgsl/quant_{q8_0,q8_k,f16}.wgsl`;
-//! [`GpuBackend::quantize_activation`] runs one on host data (for the tests, and for a device
-//! step to share the pipelines' names and dispatch sizes through [`QuantKernel`]).
+//! a device step (`step.rs`) records them before its products through [`QuantKernel`] (the
+//! pipeline's name, source and dispatch size), and [`GpuBackend::quantize_activation`] runs
+//! one on host data (their test). The per-op path still quantizes on the host.
 
 use crate::backend::{GpuBackend, WG};
 use crate::error::{GpuError, Result};
