@@ -101,7 +101,9 @@ fn check(name: &str, text: &str) {
     // The GPU's cache lives on the device (`Backend::new_cache`), and each forward step is
     // recorded whole and submitted once (`Backend::forward_step`).
     let cache = model.new_cache_on(gpu, n_ctx, KvType::F16).unwrap();
+    let t0 = std::time::Instant::now();
     let (got, got_logits, step_subs) = greedy(&model, gpu, cache, &prompt, STEPS, Some(gpu));
+    let device_ms = t0.elapsed().as_secs_f64() * 1e3 / (STEPS + 1) as f64;
     let subs: usize = step_subs.iter().sum();
     let (differ, worst) = compare(&got_logits, &want_logits);
     eprintln!(
@@ -136,8 +138,15 @@ fn check(name: &str, text: &str) {
     // still gives the same bits; it is what batches the device step does not cover take.
     gpu.set_device_step(false);
     let cache = model.new_cache_on(gpu, n_ctx, KvType::F16).unwrap();
+    let t0 = std::time::Instant::now();
     let (got, got_logits, step_subs) = greedy(&model, gpu, cache, &prompt, PER_OP_STEPS, Some(gpu));
+    let per_op_ms = t0.elapsed().as_secs_f64() * 1e3 / (PER_OP_STEPS + 1) as f64;
     gpu.set_device_step(true);
+    // For the record (not asserted: the machine's load decides).
+    eprintln!(
+        "  time per step incl. the prefill: device step {device_ms:.0} ms, per-op path \
+         {per_op_ms:.0} ms"
+    );
     let (differ, worst) = compare(&got_logits, &want_logits[..PER_OP_STEPS]);
     eprintln!("  per-op path: submissions per step {step_subs:?}, {differ} logits differ");
     assert_eq!(
