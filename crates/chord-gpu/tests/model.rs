@@ -188,7 +188,8 @@ fn qwen25_coder_05b_greedy_equals_cpu() {
 /// Several sequences in one device step (`Model::forward_batch`): prompts of different
 /// lengths, one asking for every row's logits, then batched decode steps, all with F32 caches
 /// on the device: the logits equal the scalar CPU backend's batch bit for bit and every
-/// batched step is one submission.
+/// batched step is one submission. The same batch over host caches takes the per-op path
+/// (no device step without device caches) with the same bits.
 #[test]
 fn batched_device_steps_equal_cpu() {
     let path = chord_testkit::model("gemma3-270m");
@@ -254,6 +255,14 @@ fn batched_device_steps_equal_cpu() {
     }
     eprintln!("batched device steps: submissions per step {subs:?}");
     assert_eq!(subs, vec![1; 3], "one submission per batched step");
+    // Host caches with the GPU backend: no device step, the per-op path, the same bits.
+    let (got, subs) = run(gpu, false);
+    eprintln!("GPU backend over host caches: submissions per step {subs:?}");
+    assert!(subs.iter().all(|&n| n > 1), "{subs:?}");
+    for (step, (g, w)) in got.iter().zip(&want).enumerate() {
+        let same = g.len() == w.len() && g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "step {step}: host-cache logits differ");
+    }
 }
 
 /// A cache on the device is the GPU backend's: the CPU backend refuses it with an error rather
