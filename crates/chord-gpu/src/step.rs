@@ -13,7 +13,8 @@
 //!
 //! Covered: one or several sequences per step (decode and prefill, `Model::forward_batch`) of
 //! a resident model whose caches live on this device, without logit soft-capping;
-//! `device_step_fits` says which models, and otherwise the per-op path runs
+//! `device_step_fits` says which models (and batches over 65535 · 64 elements in the widest
+//! slot are left out), otherwise the per-op path runs
 //! (`Backend::forward_step` returns `None`).
 
 use crate::backend::{check_attention, words, GpuBackend, State, WG};
@@ -798,6 +799,14 @@ impl GpuBackend {
         logits: &mut Vec<f32>,
     ) -> Option<chord_model::Result<usize>> {
         if seqs.is_empty() || !self.device_step_on() || !self.device_step_fits(model) {
+            return None;
+        }
+        // The element-wise dispatches are one-dimensional (at most 65535 workgroups of WG):
+        // a longer batch takes the per-op path.
+        let c = &model.config;
+        let n_all: usize = seqs.iter().map(|q| q.tokens.len()).sum();
+        let width = c.n_embd.max(c.q_dim()).max(c.kv_dim()).max(c.n_ff);
+        if n_all * width > 65535 * WG {
             return None;
         }
         let mut tokens = Vec::new();
