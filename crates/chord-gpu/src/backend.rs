@@ -1,9 +1,9 @@
-//! `GpuBackend`: chord-model's `Backend` on a wgpu device. Today's trait hands the backend
-//! host slices for each operation, so each call uploads its inputs (activations quantized on the
-//! host exactly as chord-cpu quantizes them; the used part of the KV cache), runs the kernels of
-//! the call in one submission and reads the outputs back. Weights are uploaded once and stay
-//! on the device. Keeping activations and the KV cache resident needs the trait change described
-//! in ARCHITECTURE.md ("chord-gpu").
+//! `GpuBackend`: chord-model's `Backend` on a wgpu device. A whole forward step over device
+//! caches runs as one submission (`Backend::forward_step`, `step.rs`). The per-op methods here
+//! serve every other case: the trait hands them host slices, so each call uploads its inputs
+//! (activations quantized on the host exactly as chord-cpu quantizes them; the used part of a
+//! host KV cache), runs the kernels of the call in one submission and reads the outputs back.
+//! Weights are uploaded once and stay on the device.
 
 use crate::error::{GpuError, Result};
 use crate::kernels::{self, Pipelines};
@@ -12,6 +12,7 @@ use crate::weights::{GpuMatrix, WeightCache};
 use crate::Gpu;
 use chord_gguf::GgmlType;
 use chord_model::{AttentionArgs, AttentionShape, Backend, KvSlice, MatRef};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Workgroup size of every kernel (`@workgroup_size(64)` in the WGSL).
@@ -22,6 +23,8 @@ pub const MAX_HEAD_DIM: usize = 256;
 pub struct GpuBackend {
     pub(crate) gpu: Gpu,
     state: Mutex<State>,
+    /// Whether `forward_step` runs whole steps on the device (on by default).
+    device_step: AtomicBool,
 }
 
 #[derive(Default)]
@@ -30,7 +33,12 @@ pub(crate) struct State {
     pub(crate) weights: WeightCache,
     pub(crate) pipelines: Pipelines,
     /// Matrix products per kernel name (what the dispatch trace prints, counted).
-    dispatches: std::collections::BTreeMap<&'static str, usize>,
+    pub(crate) dispatches: std::collections::BTreeMap<&'static str, usize>,
+    /// Norm and bias vectors on the device (a device step's), by host address and length,
+    /// with their bits to tell a reused address.
+    pub(crate) vectors: std::collections::HashMap<(usize, usize), (Vec<u32>, wgpu::Buffer)>,
+    /// chord-model's GELU f16 table on the device.
+    pub(crate) gelu_table: Option<wgpu::Buffer>,
     /// Bytes of keys and values written into device caches so far.
     pub(crate) kv_bytes_written: u64,
 }
@@ -54,6 +62,7 @@ impl GpuBackend {
         Self {
             gpu,
             state: Mutex::new(State::default()),
+            device_step: AtomicBool::new(true),
         }
     }
 
@@ -88,6 +97,17 @@ impl GpuBackend {
             .iter()
             .map(|(k, n)| (*k, *n))
             .collect()
+    }
+
+    /// Turns whole-step recording (`Backend::forward_step`, one submission per forward step)
+    /// on or off; off, every forward step takes the per-op path (a submission per product and
+    /// attention call, the other ops on the host).
+    pub fn set_device_step(&self, on: bool) {
+        self.device_step.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn device_step_on(&self) -> bool {
+        self.device_step.load(Ordering::Relaxed)
     }
 
     /// Command submissions so far (today every op that reads a result back is one).
@@ -534,5 +554,16 @@ impl Backend for GpuBackend {
         } else {
             chord_model::backend::attention_cached_host(self, a)
         }
+    }
+
+    /// One sequence over a device cache runs as one recorded submission (`step.rs`); other
+    /// batches (several sequences, a host cache, a streamed model...) take the per-op path.
+    fn forward_step(
+        &self,
+        model: &chord_model::Model,
+        seqs: &mut [chord_model::SeqBatch<'_>],
+        logits: &mut Vec<f32>,
+    ) -> Option<chord_model::Result<usize>> {
+        self.forward_step_gpu(model, seqs, logits)
     }
 }

@@ -185,10 +185,34 @@ pub const EXPF: &str = concat!(
     include_str!("wgsl/expf.wgsl"),
     include_str!("wgsl/expf_main.wgsl")
 );
-pub const RMS_NORM: &str = include_str!("wgsl/rms_norm.wgsl");
-pub const ROPE: &str = include_str!("wgsl/rope.wgsl");
-pub const SWIGLU: &str = include_str!("wgsl/swiglu.wgsl");
-pub const GEGLU: &str = include_str!("wgsl/geglu.wgsl");
+/// The element-wise kernels with the CPU's bits: each has `exact.wgsl` (correctly rounded
+/// division, sqrt and fma, f16 conversions on the integers) and what it needs (`expf.wgsl`'s
+/// `inf_f32`, `f64.wgsl`'s 64-bit helpers) in front.
+macro_rules! exact_kernel {
+    ($main:literal) => {
+        concat!(
+            include_str!("wgsl/expf.wgsl"),
+            include_str!("wgsl/f64.wgsl"),
+            include_str!("wgsl/exact.wgsl"),
+            include_str!($main)
+        )
+    };
+}
+pub const RMS_NORM: &str = exact_kernel!("wgsl/rms_norm.wgsl");
+pub const ROPE: &str = exact_kernel!("wgsl/rope.wgsl");
+pub const SWIGLU: &str = exact_kernel!("wgsl/swiglu.wgsl");
+pub const GEGLU: &str = exact_kernel!("wgsl/geglu.wgsl");
+/// exact.wgsl's operations element-wise, for the tests.
+pub const EXACT_OPS: &str = exact_kernel!("wgsl/exact_main.wgsl");
+/// Activation quantization into the weight type's dot partner, byte-identical to
+/// `chord_quant::quantize_activation`.
+pub const QUANT_Q8_0: &str = exact_kernel!("wgsl/quant_q8_0.wgsl");
+pub const QUANT_Q8_K: &str = exact_kernel!("wgsl/quant_q8_k.wgsl");
+pub const QUANT_F16: &str = exact_kernel!("wgsl/quant_f16.wgsl");
+/// A device step's `add`, `add_bias` and `scale`.
+pub const ARITH: &str = include_str!("wgsl/arith.wgsl");
+/// A device step's write of new keys/values into an F16 cache.
+pub const KV_WRITE_F16: &str = exact_kernel!("wgsl/kv_write.wgsl");
 
 /// The embedding-lookup kernel of a token-matrix type: name and source (the type's `deq`
 /// function between the weight readers and `embed_main.wgsl`).

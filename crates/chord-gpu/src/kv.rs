@@ -10,11 +10,11 @@ use crate::error::{GpuError, Result};
 use chord_model::{CachedAttention, Config, DeviceKv, KvCache, KvType};
 
 pub(crate) struct GpuKv {
-    k: Vec<wgpu::Buffer>,
-    v: Vec<wgpu::Buffer>,
-    f16: bool,
-    kv_dim: usize,
-    n_ctx: usize,
+    pub(crate) k: Vec<wgpu::Buffer>,
+    pub(crate) v: Vec<wgpu::Buffer>,
+    pub(crate) f16: bool,
+    pub(crate) kv_dim: usize,
+    pub(crate) n_ctx: usize,
     /// The device this cache lives on (a cache is only used with the backend that made it).
     owner: usize,
 }
@@ -89,7 +89,7 @@ impl GpuBackend {
     }
 
     /// This device's cache store, if `cache` is one.
-    fn own_kv<'c>(&self, cache: &'c mut KvCache) -> Option<&'c mut GpuKv> {
+    pub(crate) fn own_kv<'c>(&self, cache: &'c mut KvCache) -> Option<&'c mut GpuKv> {
         let owner = self.kv_owner();
         cache
             .device_mut()?

@@ -8,6 +8,8 @@
 //! - `kv`: the KV cache in device memory (`Backend::new_cache`), written row by row, read in place.
 //! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type and its tiled
 //!   4-token form for prefill, attention).
+//! - `quantize`: activation quantization on the device, byte-identical to chord-quant's.
+//! - `step`: a whole forward step recorded into one submission (`Backend::forward_step`).
 //! - [`GpuBackend`]: the `Backend` implementation.
 
 mod backend;
@@ -18,6 +20,8 @@ mod kernels;
 mod kv;
 mod ops;
 pub mod pool;
+mod quantize;
+mod step;
 mod trace;
 pub mod weights;
 
@@ -28,4 +32,5 @@ pub use kernels::{
     matmul4 as matmul4_kernel, matvec as matvec_kernel, MatvecKernel, EMBED_TYPES, MATVEC_TYPES,
     TILE_MIN_TOKENS,
 };
+pub use quantize::QuantKernel;
 pub use wgpu::DeviceType;

@@ -1,8 +1,8 @@
 //! The element-wise kernels (RMSNorm, RoPE, SwiGLU, GeGLU) and the embedding lookup, callable
-//! on host slices. The forward pass does not call them yet: today's `Backend` trait runs these
-//! ops on the host, and they become part of a step once activations stay on the device (see
-//! ARCHITECTURE.md, "chord-gpu"). Each is tested against chord-model's host op. `expf` and
-//! `f64_ops` run the attention kernel's exact arithmetic on its own, for its tests.
+//! on host slices (a device step, `step.rs`, records the same pipelines over its slots). Each
+//! is tested bit for bit against chord-model's host op.
+//! `expf`, `f64_ops` and `exact_ops` run the kernels' exact arithmetic on its own, for its
+//! tests.
 
 use crate::backend::{words, GpuBackend, WG};
 use crate::error::{GpuError, Result};
@@ -11,6 +11,15 @@ use chord_model::MatRef;
 
 fn f32_bytes(x: &[f32]) -> Vec<u8> {
     x.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// chord-model's GELU f16 table, two entries per word (as floats: `run_simple` uploads the
+/// bits as they are).
+fn gelu_table_words() -> Vec<f32> {
+    chord_model::ops::gelu_f16_table()
+        .chunks(2)
+        .map(|p| f32::from_bits(p[0] as u32 | (p.get(1).copied().unwrap_or(0) as u32) << 16))
+        .collect()
 }
 
 fn read_f32(bytes: &[u8], out: &mut [f32]) {
@@ -22,7 +31,7 @@ fn read_f32(bytes: &[u8], out: &mut [f32]) {
 impl GpuBackend {
     /// One kernel over uploaded inputs (bindings 0..n), an output of `out.len()` floats
     /// (binding n) and a uniform block (binding n + 1), in one submission.
-    fn run_simple(
+    pub(crate) fn run_simple(
         &self,
         name: &'static str,
         source: &'static str,
@@ -221,12 +230,13 @@ impl GpuBackend {
 
     /// `gate = silu(gate) · up`.
     pub fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> Result<()> {
-        self.glu("swiglu", kernels::SWIGLU, gate, up)
+        self.glu("swiglu", kernels::SWIGLU, gate, up, None)
     }
 
-    /// `gate = gelu_tanh(gate) · up` with ggml's f16 rounding.
+    /// `gate = gelu_tanh(gate) · up` with ggml's f16 rounding (chord-model's f16 table).
     pub fn geglu(&self, gate: &mut [f32], up: &[f32]) -> Result<()> {
-        self.glu("geglu", kernels::GEGLU, gate, up)
+        let table = gelu_table_words();
+        self.glu("geglu", kernels::GEGLU, gate, up, Some(&table))
     }
 
     fn glu(
@@ -235,6 +245,7 @@ impl GpuBackend {
         src: &'static str,
         gate: &mut [f32],
         up: &[f32],
+        table: Option<&[f32]>,
     ) -> Result<()> {
         if gate.len() != up.len() {
             return Err(GpuError::Shape(format!(
@@ -243,7 +254,35 @@ impl GpuBackend {
         }
         let g = gate.to_vec();
         let p = [gate.len() as u32, 0, 0, 0];
-        self.run_simple(name, src, &[&g, up], &p, gate.len().div_ceil(WG), gate)
+        let mut inputs: Vec<&[f32]> = vec![&g, up];
+        inputs.extend(table);
+        self.run_simple(name, src, &inputs, &p, gate.len().div_ceil(WG), gate)
+    }
+
+    /// exact.wgsl's operations on the device, element-wise, as f32 bits: `a / b`,
+    /// `sqrt(|a|)`, `fma(a, b, c)`, the f16 bits of `a`, the f32 of the f16 bits in `c`'s low
+    /// half, and `((a² as f64 + b² as f64) / n) as f32` with `n` = `c`'s bits (below 2^24, 0
+    /// read as 1). Only for testing them against the host.
+    #[doc(hidden)]
+    pub fn exact_ops(&self, a: &[f32], b: &[f32], c: &[f32]) -> Result<Vec<[u32; 6]>> {
+        if b.len() != a.len() || c.len() != a.len() {
+            return Err(GpuError::Shape("exact_ops: inputs differ in length".into()));
+        }
+        let mut out = vec![0f32; 6 * a.len()];
+        let p = [a.len() as u32, 0, 0, 0];
+        let groups = a.len().div_ceil(WG);
+        self.run_simple(
+            "exact_ops",
+            kernels::EXACT_OPS,
+            &[a, b, c],
+            &p,
+            groups,
+            &mut out,
+        )?;
+        Ok(out
+            .chunks_exact(6)
+            .map(|w| std::array::from_fn(|i| w[i].to_bits()))
+            .collect())
     }
 
     /// Rows `tokens` of the token matrix `w`, dequantized into `out` (`tokens.len() × w.cols`).

@@ -9,6 +9,7 @@
 
 use crate::config::Config;
 use crate::error::{ModelError, Result};
+use crate::forward::{Model, SeqBatch};
 use crate::kv_cache::{KvCache, KvSlice, KvType};
 use crate::ops;
 use chord_gguf::GgmlType;
@@ -151,6 +152,21 @@ pub trait Backend: Send + Sync {
     fn attention_cached(&self, a: CachedAttention<'_>) -> Result<()> {
         attention_cached_host(self, a)
     }
+
+    /// Runs a whole forward step of `seqs` on the device, if this backend can: a device
+    /// backend records every op of `model.run_graph` into one submission and writes only the
+    /// logits rows into `logits` (returning how many rows). `None` (the default, and a device
+    /// backend's answer for what its step does not cover) makes the caller run the host step.
+    /// The caller validated the batch and advances the caches after a success; on an error no
+    /// cache may have changed.
+    fn forward_step(
+        &self,
+        _model: &Model,
+        _seqs: &mut [SeqBatch<'_>],
+        _logits: &mut Vec<f32>,
+    ) -> Option<Result<usize>> {
+        None
+    }
 }
 
 /// [`Backend::attention_cached`]'s default over a host cache (for a backend overriding it to
@@ -220,5 +236,13 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     }
     fn attention_cached(&self, a: CachedAttention<'_>) -> Result<()> {
         (**self).attention_cached(a)
+    }
+    fn forward_step(
+        &self,
+        model: &Model,
+        seqs: &mut [SeqBatch<'_>],
+        logits: &mut Vec<f32>,
+    ) -> Option<Result<usize>> {
+        (**self).forward_step(model, seqs, logits)
     }
 }

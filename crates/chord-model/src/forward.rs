@@ -184,6 +184,20 @@ impl Model {
         s.groups.clear();
         s.groups.extend(s.segs.iter().map(|g| g.n));
         s.rope_ready = [false; 2];
+        // A device backend may run the whole step itself (one submission, logits read back);
+        // not while profiling, which times each op on the host.
+        let device = if s.profile.is_none() {
+            backend.forward_step(self, seqs, &mut s.logits)
+        } else {
+            None
+        };
+        if let Some(res) = device {
+            let rows = res?;
+            for (seq, g) in seqs.iter_mut().zip(&s.segs) {
+                seq.cache.advance(g.n);
+            }
+            return Ok(&s.logits[..rows * c.n_vocab]);
+        }
         // The attention score row is sized for the largest cache's capacity, not the current
         // context, so it grows once rather than at every new position while decoding.
         let max_ctx = seqs.iter().map(|q| q.cache.n_ctx()).max().unwrap_or(0);
@@ -203,6 +217,12 @@ impl Model {
             seq.cache.advance(g.n);
         }
         Ok(&s.logits[..rows * c.n_vocab])
+    }
+
+    /// The forward pass on a device backend's own [`Step`] (see [`Backend::forward_step`]):
+    /// the same ops in the same order as the host step runs.
+    pub fn run_graph(&self, step: &mut dyn Step) -> Result<()> {
+        self.graph(step)
     }
 
     /// The forward pass's operations, in order, on the step's activation slots (see

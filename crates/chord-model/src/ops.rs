@@ -119,7 +119,7 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
 }
 
 /// `f16(gelu_tanh(f16 x))` for every f16 bit pattern `x`.
-fn gelu_f16_table() -> &'static [u16] {
+pub fn gelu_f16_table() -> &'static [u16] {
     static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         (0..=u16::MAX)

@@ -1,14 +1,14 @@
-// gelu_tanh(gate) · up as ggml's GGML_GELU_FP16 path: the input rounded to f16, GELU evaluated
-// on that and rounded to f16 (ggml reads a table of exactly these values); beyond ±10 the table
-// is bypassed. tanh is the driver's.
+// gelu_tanh(gate) · up as ggml's GGML_GELU_FP16 path, with chord-model's bits (expf.wgsl,
+// f64.wgsl and exact.wgsl in front): the input rounded to f16 (nearest even, on the bits), the
+// GELU of that read from chord-model's f16 table (`ops::gelu_f16_table`, uploaded once; two
+// entries per word), beyond ±10 the table bypassed.
 struct Params { n: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<storage, read> gate: array<f32>;
 @group(0) @binding(1) var<storage, read> up: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-fn to_f16(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
+@group(0) @binding(2) var<storage, read> table: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -21,9 +21,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else if (x >= 10.0) {
         r = x * up[i];
     } else {
-        let xh = to_f16(x);
-        let g = 0.5 * xh * (1.0 + tanh(0.7978846 * xh * (1.0 + 0.044715 * xh * xh)));
-        r = to_f16(g) * up[i];
+        let h = f16_bits(x);
+        let g = (table[h >> 1u] >> ((h & 1u) * 16u)) & 0xffffu;
+        r = f16_value(g) * up[i];
     }
     out[i] = r;
 }
