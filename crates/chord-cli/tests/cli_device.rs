@@ -92,3 +92,63 @@ fn no_adapter_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The engine's caches are made by the GPU backend, so `run` and `bench` take the device step:
+/// greedy text equal to the scalar CPU kernels' (the order the GPU kernels follow), and ONE
+/// queue submission per decode step in `bench --json` (the per-op path makes several per layer).
+#[test]
+fn run_and_bench_on_the_gpu_take_the_one_submission_step() {
+    let long = [
+        "run",
+        "-m",
+        "gemma3-270m",
+        "-p",
+        "The capital of France is Paris. The capital of Italy is",
+        "-n",
+        "16",
+        "--temp",
+        "0",
+        "--device",
+    ];
+    let cpu = chord(&[&long[..], &["cpu"]].concat(), &[("CHORD_ISA", "scalar")]);
+    assert!(
+        cpu.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cpu.stderr)
+    );
+    let gpu = chord(&[&long[..], &["gpu"]].concat(), &[]);
+    assert!(
+        gpu.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gpu.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&gpu.stdout),
+        String::from_utf8_lossy(&cpu.stdout),
+        "GPU text differs from the scalar CPU's"
+    );
+
+    let bench = chord(
+        &[
+            "bench",
+            "-m",
+            "gemma3-270m",
+            "-p",
+            "16",
+            "-n",
+            "4",
+            "-r",
+            "1",
+            "--no-bandwidth",
+            "--json",
+            "--device",
+            "gpu",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&bench.stderr);
+    assert!(bench.status.success(), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&bench.stdout).expect("bench JSON");
+    assert_eq!(j["gpu_submissions_per_decode_step"], 1.0, "{j}");
+    assert!(j["decode_tokens_per_s"].as_f64().unwrap() > 0.0, "{j}");
+}
