@@ -17,6 +17,7 @@
 //! slot are left out), otherwise the per-op path runs
 //! (`Backend::forward_step` returns `None`).
 
+use crate::attention::AttentionKernel;
 use crate::backend::{check_attention, words, GpuBackend, State, WG};
 use crate::error::{GpuError, Result};
 use crate::kernels;
@@ -729,12 +730,13 @@ impl GpuStep<'_> {
             self.kv_f16 as u32,
             sh.scale.to_bits(),
         ];
+        let kernel = AttentionKernel::for_shape(&sh);
         self.dispatch(
-            "attention",
-            || kernels::ATTENTION.to_string(),
+            kernel.name(),
+            || kernel.source().to_string(),
             &[&qb, &kc, &vc, &ob],
             &p,
-            ((n * sh.n_head).div_ceil(WG), 1),
+            kernel.groups(&sh),
         );
         if !alone {
             self.enc.copy_buffer_to_buffer(&ob, 0, &att, off, bytes);
