@@ -21,9 +21,13 @@ pub enum AttentionKernel {
 }
 
 impl AttentionKernel {
-    /// The kernel for a call of this shape (the shape already passed `check_attention`).
-    pub fn for_shape(sh: &AttentionShape) -> Self {
-        if sh.n_tokens >= FLASH_MIN_TOKENS && Self::Flash.fits(sh) {
+    /// The kernel for a call of this shape (the shape already passed `check_attention`) on an
+    /// adapter that is (`cpu_adapter`) or is not a CPU emulation. On a CPU adapter (lavapipe,
+    /// SwiftShader) the per-row kernel stays: its K/V re-reads hit the CPU's caches, and the
+    /// flash kernel's barriers and idle invocations made Gemma 3 270M's 96- and 128-token
+    /// prefills slower there (BENCHMARKS.md); the shared reads are what pays on a real GPU.
+    pub fn for_shape(sh: &AttentionShape, cpu_adapter: bool) -> Self {
+        if !cpu_adapter && sh.n_tokens >= FLASH_MIN_TOKENS && Self::Flash.fits(sh) {
             Self::Flash
         } else {
             Self::PerRow

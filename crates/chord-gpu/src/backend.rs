@@ -26,6 +26,8 @@ pub struct GpuBackend {
     state: Mutex<State>,
     /// Whether `forward_step` runs whole steps on the device (on by default).
     device_step: AtomicBool,
+    /// An attention kernel every call takes where it can (`None`: chosen by shape).
+    attention_kernel: Mutex<Option<AttentionKernel>>,
 }
 
 #[derive(Default)]
@@ -64,6 +66,7 @@ impl GpuBackend {
             gpu,
             state: Mutex::new(State::default()),
             device_step: AtomicBool::new(true),
+            attention_kernel: Mutex::new(None),
         }
     }
 
@@ -329,8 +332,34 @@ impl GpuBackend {
     /// Attention on the device (see [`Backend::attention`]): the used part of the host cache
     /// is uploaded for the call.
     pub fn attention_gpu(&self, a: AttentionArgs<'_>) -> Result<()> {
-        let kernel = AttentionKernel::for_shape(&a.shape());
+        let kernel = self.attention_kernel_for(&a.shape());
         self.attention_gpu_with(a, kernel)
+    }
+
+    /// Makes every attention call (per-op and device step) take `kernel` where it fits the
+    /// shape, or (`None`, the default) choose by shape and adapter: per row for one token or on
+    /// a CPU adapter, flash for more tokens on a GPU.
+    /// Both have the same bits; this is for measuring them.
+    pub fn set_attention_kernel(&self, kernel: Option<AttentionKernel>) {
+        *self
+            .attention_kernel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = kernel;
+    }
+
+    /// The kernel an attention call of this shape runs.
+    pub(crate) fn attention_kernel_for(&self, sh: &AttentionShape) -> AttentionKernel {
+        let forced = *self
+            .attention_kernel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match forced {
+            Some(k) if k.fits(sh) => k,
+            _ => AttentionKernel::for_shape(
+                sh,
+                self.gpu.adapter_info().device_type == wgpu::DeviceType::Cpu,
+            ),
+        }
     }
 
     /// [`GpuBackend::attention_gpu`] on a chosen kernel (both have the same bits; the tests

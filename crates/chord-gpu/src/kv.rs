@@ -5,7 +5,6 @@
 //! and attention binds the layer's buffers where they are; the used part of the cache is never
 //! uploaded again.
 
-use crate::attention::AttentionKernel;
 use crate::backend::{check_attention, GpuBackend};
 use crate::error::{GpuError, Result};
 use chord_model::{CachedAttention, Config, DeviceKv, KvCache, KvType};
@@ -137,7 +136,7 @@ impl GpuBackend {
             let mut guard = self.state();
             let st = &mut *guard;
             st.kv_bytes_written += (kb.len() + vb.len()) as u64;
-            let kernel = AttentionKernel::for_shape(&sh);
+            let kernel = self.attention_kernel_for(&sh);
             self.attend(st, a.q, kbuf, vbuf, kv.f16, &sh, kernel, a.out)
         }
     }

@@ -17,7 +17,6 @@
 //! slot are left out), otherwise the per-op path runs
 //! (`Backend::forward_step` returns `None`).
 
-use crate::attention::AttentionKernel;
 use crate::backend::{check_attention, words, GpuBackend, State, WG};
 use crate::error::{GpuError, Result};
 use crate::kernels;
@@ -730,7 +729,7 @@ impl GpuStep<'_> {
             self.kv_f16 as u32,
             sh.scale.to_bits(),
         ];
-        let kernel = AttentionKernel::for_shape(&sh);
+        let kernel = self.be.attention_kernel_for(&sh);
         self.dispatch(
             kernel.name(),
             || kernel.source().to_string(),

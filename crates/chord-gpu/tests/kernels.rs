@@ -592,3 +592,24 @@ fn attention_bad_shapes_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(e, GpuError::Shape(_)), "{e}");
 }
+
+#[test]
+fn attention_kernel_choice_by_tokens_and_adapter() {
+    let sh = |n_tokens, n_head| chord_model::AttentionShape {
+        n_tokens,
+        pos0: 0,
+        n_head,
+        n_head_kv: 1,
+        head_dim: 64,
+        scale: 1.0,
+        window: 0,
+    };
+    use AttentionKernel::{Flash, PerRow};
+    assert_eq!(AttentionKernel::for_shape(&sh(1, 4), false), PerRow);
+    assert_eq!(AttentionKernel::for_shape(&sh(2, 4), false), Flash);
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 4), false), Flash);
+    // A CPU adapter (lavapipe) keeps the per-row kernel; so does a group over 64 heads.
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 4), true), PerRow);
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 65), false), PerRow);
+    assert!(!Flash.fits(&sh(128, 65)));
+}
