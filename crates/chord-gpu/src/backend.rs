@@ -5,6 +5,7 @@
 //! host KV cache), runs the kernels of the call in one submission and reads the outputs back.
 //! Weights are uploaded once and stay on the device.
 
+use crate::attention::AttentionKernel;
 use crate::error::{GpuError, Result};
 use crate::kernels::{self, Pipelines};
 use crate::pool::BufferPool;
@@ -25,6 +26,8 @@ pub struct GpuBackend {
     state: Mutex<State>,
     /// Whether `forward_step` runs whole steps on the device (on by default).
     device_step: AtomicBool,
+    /// An attention kernel every call takes where it can (`None`: chosen by shape).
+    attention_kernel: Mutex<Option<AttentionKernel>>,
 }
 
 #[derive(Default)]
@@ -63,6 +66,7 @@ impl GpuBackend {
             gpu,
             state: Mutex::new(State::default()),
             device_step: AtomicBool::new(true),
+            attention_kernel: Mutex::new(None),
         }
     }
 
@@ -328,8 +332,47 @@ impl GpuBackend {
     /// Attention on the device (see [`Backend::attention`]): the used part of the host cache
     /// is uploaded for the call.
     pub fn attention_gpu(&self, a: AttentionArgs<'_>) -> Result<()> {
+        let kernel = self.attention_kernel_for(&a.shape());
+        self.attention_gpu_with(a, kernel)
+    }
+
+    /// Makes every attention call (per-op and device step) take `kernel` where it fits the
+    /// shape, or (`None`, the default) choose by shape and adapter: per row for one token or on
+    /// a CPU adapter, flash for more tokens on a GPU.
+    /// Both have the same bits; this is for measuring them.
+    pub fn set_attention_kernel(&self, kernel: Option<AttentionKernel>) {
+        *self
+            .attention_kernel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = kernel;
+    }
+
+    /// The kernel an attention call of this shape runs.
+    pub(crate) fn attention_kernel_for(&self, sh: &AttentionShape) -> AttentionKernel {
+        let forced = *self
+            .attention_kernel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match forced {
+            Some(k) if k.fits(sh) => k,
+            _ => AttentionKernel::for_shape(
+                sh,
+                self.gpu.adapter_info().device_type == wgpu::DeviceType::Cpu,
+            ),
+        }
+    }
+
+    /// [`GpuBackend::attention_gpu`] on a chosen kernel (both have the same bits; the tests
+    /// compare them).
+    pub fn attention_gpu_with(&self, a: AttentionArgs<'_>, kernel: AttentionKernel) -> Result<()> {
         let sh = a.shape();
         check_attention(&sh, a.q.len(), a.out.len())?;
+        if !kernel.fits(&sh) {
+            return Err(GpuError::Shape(format!(
+                "attention: {kernel:?} kernel cannot run {} heads over {} KV heads, {} tokens",
+                sh.n_head, sh.n_head_kv, sh.n_tokens
+            )));
+        }
         let used = (sh.pos0 + sh.n_tokens) * sh.n_head_kv * sh.head_dim;
         let kv_bytes = |s: KvSlice<'_>| -> Option<(bool, Vec<u8>)> {
             let mut v = match s {
@@ -373,13 +416,13 @@ impl GpuBackend {
             .pool
             .take(&self.gpu.device, U::STORAGE | U::COPY_DST, vb.len() as u64);
         self.gpu.queue.write_buffer(&vbuf, 0, &vb);
-        let res = self.attend(st, a.q, &kbuf, &vbuf, kf16, &sh, a.out);
+        let res = self.attend(st, a.q, &kbuf, &vbuf, kf16, &sh, kernel, a.out);
         st.pool.give(kbuf);
         st.pool.give(vbuf);
         res
     }
 
-    /// Runs the attention kernel over keys and values already on the device (`kf16`: their
+    /// Runs an attention kernel over keys and values already on the device (`kf16`: their
     /// element type), in one submission, and reads the output back.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn attend(
@@ -390,15 +433,15 @@ impl GpuBackend {
         vbuf: &wgpu::Buffer,
         kf16: bool,
         sh: &AttentionShape,
+        kernel: AttentionKernel,
         out: &mut [f32],
     ) -> Result<()> {
         let hd = sh.head_dim;
         let nq = sh.n_tokens * sh.n_head * hd;
-        let n_inv = sh.n_tokens * sh.n_head;
         let gpu = &self.gpu;
         let pipe = st
             .pipelines
-            .get(gpu, "attention", || kernels::ATTENTION.to_string())?;
+            .get(gpu, kernel.name(), || kernel.source().to_string())?;
         use wgpu::BufferUsages as U;
         let qbytes: Vec<u8> = q[..nq].iter().flat_map(|f| f.to_le_bytes()).collect();
         let params: Vec<u8> = words(&[
@@ -462,7 +505,8 @@ impl GpuBackend {
             });
             pass.set_pipeline(&pipe);
             pass.set_bind_group(0, &bg, &[]);
-            pass.dispatch_workgroups(n_inv.div_ceil(WG) as u32, 1, 1);
+            let (x, y) = kernel.groups(sh);
+            pass.dispatch_workgroups(x as u32, y as u32, 1);
         }
         let mut host = vec![0u8; out_len as usize];
         let res = gpu.submit_and_read(enc, &[(&ob, out_len)], &staging, &mut host);

@@ -174,6 +174,13 @@ pub const ATTENTION: &str = concat!(
     include_str!("wgsl/f64.wgsl"),
     include_str!("wgsl/attention.wgsl")
 );
+/// The flash-style prefill attention: the same arithmetic per (token, head), K/V chunks shared
+/// by a workgroup in workgroup memory.
+pub const ATTENTION_FLASH: &str = concat!(
+    include_str!("wgsl/expf.wgsl"),
+    include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/attention_flash.wgsl")
+);
 /// The f64 emulation's operations element-wise, for the tests.
 pub const F64_OPS: &str = concat!(
     include_str!("wgsl/expf.wgsl"),

@@ -136,7 +136,8 @@ impl GpuBackend {
             let mut guard = self.state();
             let st = &mut *guard;
             st.kv_bytes_written += (kb.len() + vb.len()) as u64;
-            self.attend(st, a.q, kbuf, vbuf, kv.f16, &sh, a.out)
+            let kernel = self.attention_kernel_for(&sh);
+            self.attend(st, a.q, kbuf, vbuf, kv.f16, &sh, kernel, a.out)
         }
     }
 }

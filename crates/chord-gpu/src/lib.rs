@@ -8,10 +8,13 @@
 //! - `kv`: the KV cache in device memory (`Backend::new_cache`), written row by row, read in place.
 //! - `kernels` + `wgsl/`: the WGSL kernels (fused dequantize-matvec per weight type and its tiled
 //!   4-token form for prefill, attention).
+//! - `attention`: which attention kernel a call runs (per row for decode, flash for prefill on
+//!   a real GPU).
 //! - `quantize`: activation quantization on the device, byte-identical to chord-quant's.
 //! - `step`: a whole forward step recorded into one submission (`Backend::forward_step`).
 //! - [`GpuBackend`]: the `Backend` implementation.
 
+mod attention;
 mod backend;
 mod block_on;
 pub mod device;
@@ -25,6 +28,7 @@ mod step;
 mod trace;
 pub mod weights;
 
+pub use attention::{AttentionKernel, FLASH_MIN_TOKENS};
 pub use backend::{GpuBackend, MAX_HEAD_DIM};
 pub use device::{adapters, AdapterSummary, Gpu, ADAPTER_ENV};
 pub use error::{GpuError, Result};

@@ -729,12 +729,13 @@ impl GpuStep<'_> {
             self.kv_f16 as u32,
             sh.scale.to_bits(),
         ];
+        let kernel = self.be.attention_kernel_for(&sh);
         self.dispatch(
-            "attention",
-            || kernels::ATTENTION.to_string(),
+            kernel.name(),
+            || kernel.source().to_string(),
             &[&qb, &kc, &vc, &ob],
             &p,
-            ((n * sh.n_head).div_ceil(WG), 1),
+            kernel.groups(&sh),
         );
         if !alone {
             self.enc.copy_buffer_to_buffer(&ob, 0, &att, off, bytes);

@@ -13,7 +13,7 @@
 mod common;
 
 use chord_gguf::GgmlType;
-use chord_gpu::{GpuError, MATVEC_TYPES};
+use chord_gpu::{AttentionKernel, GpuError, MATVEC_TYPES};
 use chord_model::{AttentionArgs, Backend, KvSlice, MatRef};
 use common::{cpu_scalar, gpu, random_matrix, rel_err, Rng};
 
@@ -286,7 +286,9 @@ fn check_attention(c: Case, seed: u64) {
     let kh: Vec<half::f16> = k.iter().map(|&x| half::f16::from_f32(x)).collect();
     let vh: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x)).collect();
     let scale = c.spread / (hd as f32).sqrt();
-    let run = |b: &dyn Backend| {
+    // `None`: through the Backend trait (CPU, or the GPU's own choice of kernel); `Some`: the
+    // GPU on that kernel.
+    let run = |b: &dyn Backend, kernel: Option<AttentionKernel>| {
         let mut out = vec![0f32; q.len()];
         let mut scores = vec![0f32; n_ctx];
         let (ks, vs) = if c.f16 {
@@ -294,7 +296,7 @@ fn check_attention(c: Case, seed: u64) {
         } else {
             (KvSlice::F32(&k), KvSlice::F32(&v))
         };
-        b.attention(AttentionArgs {
+        let args = AttentionArgs {
             q: &q,
             k: ks,
             v: vs,
@@ -307,20 +309,34 @@ fn check_attention(c: Case, seed: u64) {
             scale,
             window: c.window,
             scores: &mut scores,
-        })
-        .unwrap();
+        };
+        match kernel {
+            None => b.attention(args).unwrap(),
+            Some(kernel) => gpu().attention_gpu_with(args, kernel).unwrap(),
+        }
         out
     };
-    let want = run(&cpu_scalar());
-    let got = run(gpu());
+    let want = run(&cpu_scalar(), None);
+    for kernel in [
+        None,
+        Some(AttentionKernel::PerRow),
+        Some(AttentionKernel::Flash),
+    ] {
+        let got = run(gpu(), kernel);
+        compare_attention(&c, kernel, &got, &want);
+    }
+}
+
+fn compare_attention(c: &Case, kernel: Option<AttentionKernel>, got: &[f32], want: &[f32]) {
+    let (n_head, n_head_kv, hd) = (c.n_head, c.n_head_kv, c.hd);
     let differ = got
         .iter()
-        .zip(&want)
+        .zip(want)
         .filter(|(a, b)| a.to_bits() != b.to_bits())
         .count();
     eprintln!(
-        "attention f16={} n={} pos0={} window={} heads {n_head}/{n_head_kv}x{hd} spread {} \
-         growth {}: {differ} of {} outputs differ (rel err {:.2e})",
+        "attention {kernel:?} f16={} n={} pos0={} window={} heads {n_head}/{n_head_kv}x{hd} \
+         spread {} growth {}: {differ} of {} outputs differ (rel err {:.2e})",
         c.f16,
         c.n_tokens,
         c.pos0,
@@ -328,11 +344,11 @@ fn check_attention(c: Case, seed: u64) {
         c.spread,
         c.growth,
         got.len(),
-        rel_err(&got, &want)
+        rel_err(got, want)
     );
     assert_eq!(
         differ, 0,
-        "attention is not bit-identical to the scalar CPU"
+        "attention ({kernel:?}) is not bit-identical to the scalar CPU"
     );
 }
 
@@ -431,6 +447,127 @@ fn attention_is_bit_identical_to_scalar_cpu() {
     }
 }
 
+/// The flash kernel's own cases (each also run on the per-row kernel and through the
+/// Backend trait, all against the scalar CPU): causal prefills of 1..=75 tokens from empty
+/// and after a prefix (contexts over 64 and 128 keys, blocks of tokens whose tiles end at
+/// different keys), sliding windows (tiles starting anywhere, crossing the workgroup's K/V
+/// blocks), grouped KV heads (1, 2, 4 and 7 query heads per KV head, so 64, 32, 16 and 9
+/// tokens per workgroup), head dims 64, 128, 256 (chunks of 32, 16, 8 keys) and 80.
+#[test]
+fn flash_attention_is_bit_identical_to_scalar_cpu_and_per_row() {
+    let base = Case {
+        f16: false,
+        n_tokens: 5,
+        pos0: 0,
+        window: 0,
+        n_head: 4,
+        n_head_kv: 1,
+        hd: 64,
+        spread: 2.0,
+        growth: 1.0,
+    };
+    let mut seed = 100;
+    for f16 in [false, true] {
+        let mut cases = Vec::new();
+        // Every prefill length 1..=20 from empty and after a prefix of 50 (Gemma's layout).
+        for n in 1..=20 {
+            cases.push(Case {
+                f16,
+                n_tokens: n,
+                ..base
+            });
+            cases.push(Case {
+                f16,
+                n_tokens: n,
+                pos0: 50,
+                ..base
+            });
+        }
+        cases.extend([
+            // Long prefills: 70 from empty, 75 after 60 keys (135 keys: three tiles).
+            Case {
+                f16,
+                n_tokens: 70,
+                spread: 4.0,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 75,
+                pos0: 60,
+                hd: 128,
+                ..base
+            },
+            // Head dim 256 (8-key chunks), 2 KV heads of 2 query heads, over 100 keys.
+            Case {
+                f16,
+                n_tokens: 40,
+                pos0: 60,
+                n_head: 4,
+                n_head_kv: 2,
+                hd: 256,
+                ..base
+            },
+            // Qwen's grouping: 14 heads over 2 KV heads (9 tokens per workgroup).
+            Case {
+                f16,
+                n_tokens: 30,
+                pos0: 40,
+                n_head: 14,
+                n_head_kv: 2,
+                ..base
+            },
+            // One head per KV head (64 tokens per workgroup), odd head dim 80.
+            Case {
+                f16,
+                n_tokens: 67,
+                pos0: 3,
+                n_head: 2,
+                n_head_kv: 2,
+                hd: 80,
+                ..base
+            },
+            // Sliding windows: shorter than a tile, crossing tiles, longer than the prefix.
+            Case {
+                f16,
+                n_tokens: 40,
+                pos0: 10,
+                window: 7,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 50,
+                pos0: 120,
+                window: 100,
+                spread: 40.0,
+                growth: 0.5,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 70,
+                pos0: 0,
+                window: 65,
+                hd: 128,
+                ..base
+            },
+            Case {
+                f16,
+                n_tokens: 33,
+                pos0: 70,
+                window: 40,
+                hd: 256,
+                ..base
+            },
+        ]);
+        for c in cases {
+            check_attention(c, seed);
+            seed += 1;
+        }
+    }
+}
+
 #[test]
 fn attention_bad_shapes_are_typed_errors() {
     let q = vec![0f32; 300 * 2];
@@ -454,4 +591,25 @@ fn attention_bad_shapes_are_typed_errors() {
         })
         .unwrap_err();
     assert!(matches!(e, GpuError::Shape(_)), "{e}");
+}
+
+#[test]
+fn attention_kernel_choice_by_tokens_and_adapter() {
+    let sh = |n_tokens, n_head| chord_model::AttentionShape {
+        n_tokens,
+        pos0: 0,
+        n_head,
+        n_head_kv: 1,
+        head_dim: 64,
+        scale: 1.0,
+        window: 0,
+    };
+    use AttentionKernel::{Flash, PerRow};
+    assert_eq!(AttentionKernel::for_shape(&sh(1, 4), false), PerRow);
+    assert_eq!(AttentionKernel::for_shape(&sh(2, 4), false), Flash);
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 4), false), Flash);
+    // A CPU adapter (lavapipe) keeps the per-row kernel; so does a group over 64 heads.
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 4), true), PerRow);
+    assert_eq!(AttentionKernel::for_shape(&sh(128, 65), false), PerRow);
+    assert!(!Flash.fits(&sh(128, 65)));
 }
