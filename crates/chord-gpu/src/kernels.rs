@@ -172,6 +172,7 @@ impl MatvecKernel {
 pub const ATTENTION: &str = concat!(
     include_str!("wgsl/expf.wgsl"),
     include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/attention_common.wgsl"),
     include_str!("wgsl/attention.wgsl")
 );
 /// The flash-style prefill attention: the same arithmetic per (token, head), K/V chunks shared
@@ -179,6 +180,7 @@ pub const ATTENTION: &str = concat!(
 pub const ATTENTION_FLASH: &str = concat!(
     include_str!("wgsl/expf.wgsl"),
     include_str!("wgsl/f64.wgsl"),
+    include_str!("wgsl/attention_common.wgsl"),
     include_str!("wgsl/attention_flash.wgsl")
 );
 /// The f64 emulation's operations element-wise, for the tests.
