@@ -80,8 +80,7 @@ impl Model {
             Ok::<_, PyErr>((engine, path))
         })?;
         let engine = Arc::new(engine);
-        let session =
-            SessionCell::try_new(engine.clone(), |e| e.session(n_ctx)).map_err(model_err)?;
+        let session = SessionCell::new(engine.clone(), |e| e.session(n_ctx));
         let n_ctx = session.borrow_dependent().n_ctx();
         Ok(Model {
             core: Arc::new(Core {

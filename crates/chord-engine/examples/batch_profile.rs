@@ -85,9 +85,7 @@ fn profile_batch(
     n_vocab: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let n_ctx = a.prompt + a.steps + 8;
-    let mut caches: Vec<KvCache> = (0..b)
-        .map(|_| engine.new_cache(n_ctx))
-        .collect::<Result<_, _>>()?;
+    let mut caches: Vec<KvCache> = (0..b).map(|_| engine.new_cache(n_ctx)).collect();
     let mut scratch = Scratch::default();
     let backend = engine.backend.as_ref();
     // Distinct prompts (no shared prefix), read one sequence at a time (not measured).

@@ -79,8 +79,7 @@ impl Engine {
 
     /// A new conversation with a context of `n_ctx` tokens (0 = the model's training context,
     /// capped at 4096 to bound memory).
-    /// Fails only when the backend cannot hold its KV cache (a device out of memory).
-    pub fn session(&self, n_ctx: usize) -> Result<Session<'_>, EngineError> {
+    pub fn session(&self, n_ctx: usize) -> Session<'_> {
         let n = if n_ctx == 0 {
             self.model.config.n_ctx_train.min(4096)
         } else {
@@ -89,15 +88,9 @@ impl Engine {
         Session::new(self, n)
     }
 
-    /// An empty KV cache of `n_ctx` positions in the engine's KV type, made by the engine's
-    /// backend: a device backend keeps it in device memory, so its forward steps run whole on
-    /// the device (chord-gpu's one-submission step). A cache belongs to the backend that made
-    /// it; the backend is swapped (`--device gpu`, `useGpu()`) before any session or scheduler
-    /// exists, since both borrow or share the engine.
-    pub fn new_cache(&self, n_ctx: usize) -> Result<KvCache, EngineError> {
-        Ok(self
-            .model
-            .new_cache_on(self.backend.as_ref(), n_ctx, self.kv_type)?)
+    /// An empty KV cache of `n_ctx` positions in the engine's KV type.
+    pub fn new_cache(&self, n_ctx: usize) -> KvCache {
+        self.model.new_cache_with(n_ctx, self.kv_type)
     }
 
     /// Tokenizes like llama.cpp's tools: the model's add-BOS setting, special-token text parsed.

@@ -153,7 +153,7 @@ impl Scheduler {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(SchedulerStats::default());
         let worker = Worker {
-            slots: Slots::new(&engine, cfg.n_slots, cfg.n_ctx)?,
+            slots: Slots::new(&engine, cfg.n_slots, cfg.n_ctx),
             engine: engine.clone(),
             budget: cfg.max_batch_tokens,
             rx,

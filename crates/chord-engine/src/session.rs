@@ -101,14 +101,14 @@ pub struct Session<'e> {
 }
 
 impl<'e> Session<'e> {
-    pub(crate) fn new(engine: &'e Engine, n_ctx: usize) -> Result<Self, EngineError> {
-        Ok(Self {
+    pub(crate) fn new(engine: &'e Engine, n_ctx: usize) -> Self {
+        Self {
             engine,
-            cache: engine.new_cache(n_ctx)?,
+            cache: engine.new_cache(n_ctx),
             scratch: Scratch::default(),
             tokens: Vec::new(),
             logits: Vec::new(),
-        })
+        }
     }
 
     pub fn n_ctx(&self) -> usize {

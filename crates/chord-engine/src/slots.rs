@@ -1,11 +1,8 @@
 //! The scheduler's fixed pool of sequence slots: one KV cache each, allocated once at start-up,
 //! so the server's memory is bounded by `slots × ctx` whatever the load. Caches are of the
-//! engine's KV type and made by its backend, as a `Session`'s are (on a GPU backend they live
-//! in device memory; `truncate` only moves the length, since the device writes a step's rows
-//! at the cache's length, so prefix reuse needs no row copies).
+//! engine's KV type, as a `Session`'s are.
 
 use crate::engine::Engine;
-use crate::error::EngineError;
 use chord_model::KvCache;
 
 /// One sequence's place: its KV cache and the tokens whose keys/values are in it. A free slot
@@ -34,20 +31,18 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    /// Fails when the backend cannot hold the caches (a device out of memory).
-    pub fn new(engine: &Engine, n_slots: usize, n_ctx: usize) -> Result<Self, EngineError> {
-        let slots = (0..n_slots)
-            .map(|_| {
-                Ok(Slot {
-                    cache: engine.new_cache(n_ctx)?,
+    pub fn new(engine: &Engine, n_slots: usize, n_ctx: usize) -> Self {
+        Slots {
+            slots: (0..n_slots)
+                .map(|_| Slot {
+                    cache: engine.new_cache(n_ctx),
                     tokens: Vec::new(),
                     key: String::new(),
                     last_used: 0,
                     busy: false,
                 })
-            })
-            .collect::<Result<_, EngineError>>()?;
-        Ok(Slots { slots })
+                .collect(),
+        }
     }
 
     pub fn n_free(&self) -> usize {

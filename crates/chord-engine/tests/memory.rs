@@ -19,7 +19,7 @@ fn thousand_tokens_on_qwen_05b_with_flat_memory() {
     let path = chord_testkit::model("qwen2.5-coder-0.5b");
     let engine = Engine::open(&path, &EngineOptions::default()).expect("load");
     let n_ctx = 1100;
-    let mut session = engine.session(n_ctx).unwrap();
+    let mut session = engine.session(n_ctx);
     let opts = GenerateOptions {
         max_tokens: 1000,
         sampler: SamplerConfig {

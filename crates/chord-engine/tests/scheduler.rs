@@ -65,7 +65,7 @@ fn alone(
     sampler: SamplerConfig,
     n_batch: usize,
 ) -> (String, Vec<u32>) {
-    let mut session = engine.session(256).unwrap();
+    let mut session = engine.session(256);
     let opts = GenerateOptions {
         max_tokens,
         sampler,
@@ -236,7 +236,7 @@ fn cancel_frees_the_slot_and_queued_requests_run() {
 fn stop_strings_and_limits_match_session() {
     let eng = engine("gemma3-270m");
     let prompt = "List the numbers: 1, 2, 3,";
-    let mut session = eng.session(256).unwrap();
+    let mut session = eng.session(256);
     let opts = GenerateOptions {
         max_tokens: 30,
         sampler: SamplerConfig::greedy(),

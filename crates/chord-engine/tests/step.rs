@@ -36,7 +36,7 @@ fn stepping_equals_the_callback_api_and_ends_the_same_ways() {
         },
         ..GenerateOptions::default()
     };
-    let mut s = e.session(256).unwrap();
+    let mut s = e.session(256);
     let mut seen = Vec::new();
     let want = s
         .generate_tokens(&prompt, &opts, |ev| {
@@ -47,7 +47,7 @@ fn stepping_equals_the_callback_api_and_ends_the_same_ways() {
     assert_eq!(seen, want.tokens);
     assert_eq!(want.tokens.len(), 10);
 
-    let mut s = e.session(256).unwrap();
+    let mut s = e.session(256);
     let mut g = s.start(&prompt, &opts).unwrap();
     let mut ids = Vec::new();
     let mut out = Vec::new();
@@ -95,7 +95,7 @@ fn stepping_equals_the_callback_api_and_ends_the_same_ways() {
 fn held_back_bytes_come_as_a_last_event_when_cancelled() {
     let e = engine();
     let prompt = e.tokenize("Once upon a time", true).unwrap();
-    let mut s = e.session(256).unwrap();
+    let mut s = e.session(256);
     // Greedy output starts ", there was a little girl named Lily.": a stop string that begins
     // with the first token's text but never completes holds that text back.
     let opts = GenerateOptions {

@@ -17,7 +17,7 @@ fn greedy(n: usize) -> GenerateOptions {
 
 fn tokens(e: &Engine, prompt: &str) -> Vec<u32> {
     let p = e.tokenize(prompt, true).expect("tokenize");
-    let mut s = e.session(512).unwrap();
+    let mut s = e.session(512);
     s.generate_tokens(&p, &greedy(32), |_| true)
         .expect("generate")
         .tokens

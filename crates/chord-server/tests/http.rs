@@ -231,7 +231,7 @@ async fn prefix_reuse_shows_in_usage_and_keeps_output() {
         "You are a careful assistant. Answer in one sentence.\nQuestion: why is the sky blue?";
     let longer = format!("{base}\nAnswer:");
     let e = engine(QWEN);
-    let mut mirror = e.session(512).unwrap();
+    let mut mirror = e.session(512);
     let first = mirror.generate(base, &greedy_opts(4), |_| true).unwrap();
     let want = mirror
         .generate(&longer, &greedy_opts(12), |_| true)

@@ -75,17 +75,10 @@ impl Model {
         unsafe { &*self.engine }
     }
 
-    /// The conversation, made on first use with a KV cache from the engine's backend (on the
-    /// GPU build after `useGpu()`, in device memory: the error is the device's out-of-memory).
-    fn session(&mut self) -> Result<&mut Session<'static>, String> {
+    fn session(&mut self) -> &mut Session<'static> {
         let engine = self.engine();
         let n_ctx = self.n_ctx;
-        if self.session.is_none() {
-            self.session = Some(engine.session(n_ctx).map_err(|e| e.to_string())?);
-        }
-        self.session
-            .as_mut()
-            .ok_or_else(|| "internal: no session".to_string())
+        self.session.get_or_insert_with(|| engine.session(n_ctx))
     }
 
     /// Starts generating from prompt tokens (the native-testable core of the exports).
@@ -94,7 +87,7 @@ impl Model {
         self.last = None;
         let opts = req.to_options();
         let g = self
-            .session()?
+            .session()
             .start(ids, &opts)
             .map_err(|e| e.to_string())?;
         self.gen = Some(g);

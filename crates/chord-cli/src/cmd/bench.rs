@@ -4,7 +4,7 @@
 //! load time, peak RSS, and how close decode gets to the machine's memory bandwidth (decode reads
 //! every weight once per token).
 
-use crate::cmd::common::{load_engine_probed, resolve_model, DeviceArg, KvTypeArg, ModelArgs};
+use crate::cmd::common::{load_engine, resolve_model, DeviceArg, KvTypeArg, ModelArgs};
 use chord_model::{Logits, Scratch};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.reps > 0, "-r must be at least 1");
     let path = resolve_model(&args.model)?;
     let t0 = Instant::now();
-    let (engine, probe) = load_engine_probed(&ModelArgs {
+    let engine = load_engine(&ModelArgs {
         model: path.display().to_string(),
         threads: args.threads,
         ctx: 0,
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let backend = engine.backend.as_ref();
     let n_vocab = model.config.n_vocab;
     let n_ctx = (args.n_prompt.max(args.n_gen) + 1).max(16);
-    let mut cache = engine.new_cache(n_ctx)?;
+    let mut cache = engine.new_cache(n_ctx);
     let mut scratch = Scratch::default();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut random_tokens = |n: usize| -> Vec<u32> {
@@ -148,8 +148,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut ttfts = Vec::new();
     let mut itls = Vec::new();
     let mut sampling = Duration::ZERO;
-    // GPU queue submissions during the measured decode steps (one per step on the device step).
-    let mut decode_submissions = 0usize;
     for _ in 0..args.reps {
         if args.n_prompt > 0 {
             let prompt = random_tokens(args.n_prompt);
@@ -166,7 +164,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if args.n_gen > 0 {
             cache.clear();
             let mut tok = random_tokens(1)[0];
-            let sub0 = probe.submissions();
             let t = Instant::now();
             for _ in 0..args.n_gen {
                 let ts = Instant::now();
@@ -178,9 +175,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 itls.push(ts.elapsed().as_secs_f64() * 1e3);
             }
             tg_rates.push(args.n_gen as f64 / t.elapsed().as_secs_f64());
-            if let (Some(a), Some(b)) = (sub0, probe.submissions()) {
-                decode_submissions += b - a;
-            }
         }
     }
     itls.sort_by(|a, b| a.total_cmp(b));
@@ -233,10 +227,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "model_bytes_per_token": bytes_per_token,
             "decode_bandwidth_gb_per_s": decode_gbs,
         });
-        if probe.submissions().is_some() && args.n_gen > 0 {
-            o["gpu_submissions_per_decode_step"] =
-                json!(decode_submissions as f64 / (args.n_gen * args.reps) as f64);
-        }
         if let Some(b) = bound {
             o["bandwidth_bound_gb_per_s"] = json!(b);
             o["bandwidth_share"] = json!(decode_gbs / b);
@@ -269,12 +259,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             percentile(&itls, 0.5),
             percentile(&itls, 0.99)
         );
-        if probe.submissions().is_some() {
-            println!(
-                "GPU queue submissions per decode step: {:.1}",
-                decode_submissions as f64 / (args.n_gen * args.reps) as f64
-            );
-        }
         print!(
             "weights read per token: {:.1} MB -> {decode_gbs:.1} GB/s",
             bytes_per_token as f64 / 1e6

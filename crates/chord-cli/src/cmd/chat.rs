@@ -25,7 +25,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "[chat template: {}; /reset to start over, /exit or Ctrl-D to quit]",
         engine.chat.source()
     );
-    let mut session = engine.session(args.model.ctx)?;
+    let mut session = engine.session(args.model.ctx);
     let opts = GenerateOptions {
         max_tokens: args.n,
         sampler: args.sampling.config(),

@@ -113,33 +113,6 @@ pub fn resolve_model(name_or_path: &str) -> anyhow::Result<PathBuf> {
 }
 
 pub fn load_engine(args: &ModelArgs) -> anyhow::Result<Engine> {
-    Ok(load_engine_probed(args)?.0)
-}
-
-/// What a command can read of the device an engine runs on (`chord bench` reports the GPU's
-/// queue submissions per step, the proof that a step runs as one submission).
-#[derive(Default)]
-pub struct DeviceProbe {
-    #[cfg(feature = "gpu")]
-    gpu: Option<std::sync::Arc<chord_gpu::GpuBackend>>,
-}
-
-impl DeviceProbe {
-    /// Queue submissions so far on the GPU (None on the CPU).
-    pub fn submissions(&self) -> Option<usize> {
-        #[cfg(feature = "gpu")]
-        {
-            self.gpu.as_ref().map(|g| g.submissions())
-        }
-        #[cfg(not(feature = "gpu"))]
-        {
-            None
-        }
-    }
-}
-
-/// [`load_engine`], keeping a handle on the device for measurements.
-pub fn load_engine_probed(args: &ModelArgs) -> anyhow::Result<(Engine, DeviceProbe)> {
     let path = resolve_model(&args.model)?;
     let t0 = Instant::now();
     let opts = EngineOptions {
@@ -159,55 +132,46 @@ pub fn load_engine_probed(args: &ModelArgs) -> anyhow::Result<(Engine, DevicePro
     }
     .with_context(|| format!("loading {}", path.display()))?;
     let mut engine = engine;
-    let probe = select_device(&mut engine, args.device)?;
+    select_device(&mut engine, args.device)?;
     tracing::info!(
         "loaded {} in {:.0} ms on {}",
         path.display(),
         t0.elapsed().as_secs_f64() * 1e3,
         engine.backend.name()
     );
-    Ok((engine, probe))
+    Ok(engine)
 }
 
 /// Puts the engine on the device `--device` asks for (the CPU backend is the engine's default).
-/// This runs before any session, slot or cache exists, so every KV cache is made by the
-/// backend that runs it (on the GPU, in device memory: the one-submission step).
 #[cfg(feature = "gpu")]
-fn select_device(engine: &mut Engine, device: DeviceArg) -> anyhow::Result<DeviceProbe> {
-    let gpu = match device {
-        DeviceArg::Cpu => None,
-        DeviceArg::Gpu => Some(chord_gpu::GpuBackend::new().context("--device gpu")?),
+fn select_device(engine: &mut Engine, device: DeviceArg) -> anyhow::Result<()> {
+    match device {
+        DeviceArg::Cpu => {}
+        DeviceArg::Gpu => {
+            let gpu = chord_gpu::GpuBackend::new().context("--device gpu")?;
+            engine.backend = Box::new(gpu);
+        }
         DeviceArg::Auto => match chord_gpu::Gpu::new() {
             Ok(g) if g.adapter_info().device_type != chord_gpu::DeviceType::Cpu => {
-                Some(chord_gpu::GpuBackend::with_gpu(g))
+                engine.backend = Box::new(chord_gpu::GpuBackend::with_gpu(g));
             }
-            Ok(g) => {
-                tracing::info!(
-                    "--device auto: only a software GPU adapter ({}); using the CPU",
-                    g.adapter_name()
-                );
-                None
-            }
-            Err(e) => {
-                tracing::info!("--device auto: no GPU ({e}); using the CPU");
-                None
-            }
+            Ok(g) => tracing::info!(
+                "--device auto: only a software GPU adapter ({}); using the CPU",
+                g.adapter_name()
+            ),
+            Err(e) => tracing::info!("--device auto: no GPU ({e}); using the CPU"),
         },
-    };
-    let gpu = gpu.map(std::sync::Arc::new);
-    if let Some(g) = &gpu {
-        engine.backend = Box::new(g.clone());
     }
-    Ok(DeviceProbe { gpu })
+    Ok(())
 }
 
 #[cfg(not(feature = "gpu"))]
-fn select_device(_engine: &mut Engine, device: DeviceArg) -> anyhow::Result<DeviceProbe> {
+fn select_device(_engine: &mut Engine, device: DeviceArg) -> anyhow::Result<()> {
     anyhow::ensure!(
         device != DeviceArg::Gpu,
         "--device gpu: this chord was built without the `gpu` feature"
     );
-    Ok(DeviceProbe::default())
+    Ok(())
 }
 
 /// With layer streaming, what the cache did (to stderr, after a command's own stats).

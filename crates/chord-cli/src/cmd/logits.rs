@@ -24,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if ids.is_empty() {
         anyhow::bail!("the prompt has no tokens");
     }
-    let mut cache = engine.new_cache(ids.len())?;
+    let mut cache = engine.new_cache(ids.len());
     let mut scratch = Scratch::default();
     let logits = engine.model.forward(
         engine.backend.as_ref(),

@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give a prompt with -p TEXT or -f FILE"),
     };
     let engine = load_engine(&args.model)?;
-    let mut session = engine.session(args.model.ctx)?;
+    let mut session = engine.session(args.model.ctx);
     let opts = GenerateOptions {
         max_tokens: args.n,
         sampler: args.sampling.config(),

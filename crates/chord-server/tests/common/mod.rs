@@ -98,7 +98,7 @@ pub fn greedy_opts(max_tokens: usize) -> GenerateOptions {
 /// `Session::generate`'s output for a text prompt.
 pub fn session_text(model: &str, prompt: &str, opts: &GenerateOptions) -> String {
     let e = engine(model);
-    let mut s = e.session(512).unwrap();
+    let mut s = e.session(512);
     let g = s.generate(prompt, opts, |_| true).expect("generate");
     String::from_utf8_lossy(&g.output).into_owned()
 }
@@ -106,7 +106,7 @@ pub fn session_text(model: &str, prompt: &str, opts: &GenerateOptions) -> String
 /// `Session::chat`'s output.
 pub fn session_chat(model: &str, msgs: &[ChatMessage], opts: &GenerateOptions) -> String {
     let e = engine(model);
-    let mut s = e.session(512).unwrap();
+    let mut s = e.session(512);
     let g = s.chat(msgs, opts, |_| true).expect("chat");
     String::from_utf8_lossy(&g.output).into_owned()
 }
