@@ -127,13 +127,7 @@ impl<'a> GpuStep<'a> {
     }
 
     fn width(&self, a: Act) -> usize {
-        let c = &self.model.config;
-        match a {
-            Act::X | Act::Xn | Act::Proj => c.n_embd,
-            Act::Q | Act::Att => c.q_dim(),
-            Act::K | Act::V => c.kv_dim(),
-            Act::Gate | Act::Up => c.n_ff,
-        }
+        a.width(&self.model.config)
     }
 
     fn slot(&self, a: Act) -> wgpu::Buffer {

@@ -10,7 +10,7 @@
 //! [`Step::keep_logit_rows`], then only the rows whose logits are wanted).
 
 use crate::backend::MatRef;
-use crate::config::Activation;
+use crate::config::{Activation, Config};
 use crate::error::Result;
 use crate::profile::Profile;
 
@@ -32,6 +32,19 @@ pub enum Act {
     Proj,
     Gate,
     Up,
+}
+
+impl Act {
+    /// Floats per row of this slot for the model `c` (every step implementation sizes its
+    /// slots and ops by it).
+    pub fn width(self, c: &Config) -> usize {
+        match self {
+            Act::X | Act::Xn | Act::Proj => c.n_embd,
+            Act::Q | Act::Att => c.q_dim(),
+            Act::K | Act::V => c.kv_dim(),
+            Act::Gate | Act::Up => c.n_ff,
+        }
+    }
 }
 
 /// The operations of one forward step over activation slots. Every op acts on the step's
